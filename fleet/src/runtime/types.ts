@@ -1,0 +1,99 @@
+/**
+ * The runtime-driver seam: one interface, one file per implementation (process.ts, docker.ts, later swarm.ts),
+ * chosen per profile from its registry row in runtime/index.ts. Nothing else in the fleet asks "which tier is this?".
+ */
+import type { Tier } from "@twilight/core";
+
+/** Everything a driver needs to run one profile generation. Built from the registry row by runtime/index.ts. */
+export interface WorkloadSpec {
+  profile: string;
+  tier: Tier;
+  generation: number;
+  /** Absolute path of the profile directory (HERMES_HOME) on the host. */
+  dir: string;
+  uid: number;
+  gid: number;
+  /** Port the profile's API server listens on; on the host it is bound to 127.0.0.1 only. */
+  port: number;
+  /** Container image (container tier). */
+  image?: string;
+  /** Shared read-only skills directory on the host. */
+  skillsDir: string;
+  /** Per-profile log directory on the host (process tier writes stdout/stderr there). */
+  logDir: string;
+}
+
+/** What a driver reports about a workload. */
+export interface WorkloadState {
+  running: boolean;
+  pid?: number;
+  /** /proc start time of pid (process tier), to tell a reused pid apart. */
+  pidStartTime?: string;
+  containerId?: string;
+  exitCode?: number | null;
+  startedAt?: string;
+  /** Human-readable reason when not running (exit code, signal, OOM, missing). */
+  reason?: string;
+}
+
+export interface WorkloadHandle {
+  pid?: number;
+  pidStartTime?: string;
+  containerId?: string;
+}
+
+export interface ExecIO {
+  onStdout(chunk: Buffer): void;
+  onStderr(chunk: Buffer): void;
+  signal?: AbortSignal;
+}
+
+export interface LogOptions {
+  follow: boolean;
+  /** Last N lines first (default 100). */
+  tail?: number;
+  signal?: AbortSignal;
+}
+
+export interface LogLine {
+  stream: "stdout" | "stderr";
+  line: string;
+}
+
+export interface WorkloadStats {
+  cpuPercent: number;
+  memoryBytes: number;
+}
+
+/** A workload found on the host carrying our labels (container) or recorded pid (process); used for re-adoption. */
+export interface ManagedWorkload {
+  profile: string;
+  generation: number;
+  tier: Tier;
+  pid?: number;
+  containerId?: string;
+  running: boolean;
+}
+
+export type ExitListener = (e: { profile: string; generation: number; code: number | null; signal: string | null }) => void;
+
+export interface RuntimeDriver {
+  readonly kind: "process" | "docker";
+  /** Start the workload (creating it if needed). Idempotent: an already running workload for the same generation is returned. */
+  start(spec: WorkloadSpec): Promise<WorkloadHandle>;
+  /** Graceful stop: SIGTERM (or the engine's stop), then kill after `timeoutMs`. Stopping a stopped workload is not an error. */
+  stop(spec: WorkloadSpec, opts?: { timeoutMs?: number }): Promise<void>;
+  /** Remove what start created (container); the profile directory is never touched by a driver. */
+  remove(spec: WorkloadSpec): Promise<void>;
+  inspect(spec: WorkloadSpec, known?: WorkloadHandle): Promise<WorkloadState>;
+  /** Re-attach to a workload that a previous control plane started; false when it is gone or not ours. */
+  adopt(spec: WorkloadSpec, known: WorkloadHandle): Promise<boolean>;
+  logs(spec: WorkloadSpec, opts: LogOptions): AsyncIterable<LogLine>;
+  /** Run a command as the profile's uid, in its directory, with its environment; resolves to the exit code. */
+  exec(spec: WorkloadSpec, argv: string[], io: ExecIO): Promise<number>;
+  stats(spec: WorkloadSpec, known?: WorkloadHandle): Promise<WorkloadStats | null>;
+  /** Workloads of ours that exist on this host (for re-adoption and orphan reports). */
+  listManaged(): Promise<ManagedWorkload[]>;
+  /** Exit notifications for workloads this driver watches (started or adopted). */
+  onExit(listener: ExitListener): void;
+}
