@@ -72,9 +72,10 @@ export interface Registry {
   update(name: string, patch: ProfilePatch): Promise<ProfileRow>;
   /** Increment restart_count atomically and return the new row. */
   bumpRestarts(name: string): Promise<ProfileRow>;
+  /** Throws NotFound when the profile does not exist. Its events stay (the audit trail outlives the profile). */
   remove(name: string): Promise<void>;
   addEvent(e: NewEvent): Promise<void>;
-  /** Newest first. */
+  /** Newest first; `limit` defaults to 1000 (at most 10000). */
   events(opts?: { profile?: string; limit?: number }): Promise<ProfileEvent[]>;
   close(): Promise<void>;
 }

@@ -1,0 +1,252 @@
+/** Profile verbs: spawn, list, start, stop, restart, health, logs, exec, rm, unit, events. Thin: all work happens in the daemon. */
+import { type Command, Option } from "commander";
+import { InputInvalid } from "@twilight/core";
+import type { FleetClient } from "./client.js";
+import { EXIT } from "./exit-codes.js";
+import { bytes, duration, progressPrinter, table } from "./format.js";
+import { action, type GlobalOpts, printJson } from "./run.js";
+
+type Client = () => FleetClient;
+interface ProfileJson {
+  name: string;
+  tier: string;
+  status: string;
+  pid: number | null;
+  container_id: string | null;
+  port: number;
+  uid: number;
+  generation: number;
+  restart_count: number;
+  last_error: string | null;
+  profile_path: string;
+  status_url: string;
+  runtime?: { running: boolean; uptime_s: number | null; cpu_percent: number | null; memory_bytes: number | null };
+}
+
+function parseSet(values: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const i = v.indexOf("=");
+    if (i <= 0) throw new InputInvalid(`--set ${v}: expected KEY=VALUE`);
+    out[v.slice(0, i)] = v.slice(i + 1);
+  }
+  return out;
+}
+
+function workload(p: ProfileJson): string {
+  return p.tier === "container" ? (p.container_id?.slice(0, 12) ?? "-") : p.pid ? String(p.pid) : "-";
+}
+
+export function profileCommands(program: Command, client: Client): void {
+  program
+    .command("spawn")
+    .description("create a profile from the template, start it and wait until it is healthy")
+    .argument("<name>", "profile name (a DNS label, e.g. test-basic-1)")
+    .addOption(new Option("--tier <tier>", "running tier").choices(["prefab", "container"]).makeOptionMandatory())
+    .option("--plan <plan>", "billing plan code")
+    .option("--user <id>", "the paying user's id")
+    .option("--set <KEY=VALUE>", "supply a secret declared in secrets.schema.json (repeatable)", (v, a: string[]) => [...a, v], [])
+    .option("--idempotency-key <key>", "return the existing profile when this key was used before (billing: the order id)")
+    .addHelpText("after", "\nExamples:\n  hermes-admin spawn test-basic-1 --tier prefab\n  hermes-admin spawn user-42 --tier container --plan dedicated_pro --set WEIXIN_HOME_CHANNEL=wx_42 --idempotency-key ord_42 --json")
+    .action(
+      action(async (name: string, o: { tier: string; plan?: string; user?: string; set: string[]; idempotencyKey?: string }, cmd: Command) => {
+        const g = cmd.optsWithGlobals<GlobalOpts>();
+        const headers: Record<string, string> = o.idempotencyKey ? { "idempotency-key": o.idempotencyKey } : {};
+        if (!g.json) process.stderr.write(`spawning ${name} (${o.tier})\n`);
+        const r = await client().op<{ created: boolean; profile: ProfileJson; connection: Record<string, unknown> }>(
+          "PUT",
+          `/v1/profiles/${encodeURIComponent(name)}`,
+          { tier: o.tier, plan: o.plan ?? null, user_id: o.user ?? null, set: parseSet(o.set) },
+          progressPrinter(),
+          headers,
+        );
+        if (g.json) return void printJson(r);
+        const p = r.profile;
+        process.stdout.write(
+          `${r.created ? "created" : "exists (same idempotency key)"}: ${p.name}\n` +
+            table(["FIELD", "VALUE"], [
+              ["tier", p.tier],
+              ["status", p.status],
+              ["path", p.profile_path],
+              ["status url", p.status_url],
+              ["api base", String(r.connection.api_base)],
+              ["api key", String(r.connection.api_key)],
+              ["port", p.port],
+              ["uid", p.uid],
+            ]) +
+            "\n",
+        );
+      }),
+    );
+
+  program
+    .command("list")
+    .alias("ls")
+    .description("show all profiles with their workload, port, uptime, CPU and memory")
+    .option("--no-stats", "skip the CPU/memory sample (faster)")
+    .addHelpText("after", "\nExamples:\n  hermes-admin list\n  hermes-admin list --json | jq '.profiles[] | select(.status != \"running\")'")
+    .action(
+      action(async (o: { stats: boolean }, cmd: Command) => {
+        const r = await client().json<{ profiles: ProfileJson[] }>("GET", `/v1/profiles${o.stats ? "?stats=1" : ""}`);
+        if (cmd.optsWithGlobals<GlobalOpts>().json) return void printJson(r);
+        if (r.profiles.length === 0) return void process.stdout.write("no profiles (create one: hermes-admin spawn <name> --tier prefab)\n");
+        process.stdout.write(
+          `${table(
+            ["NAME", "TIER", "STATUS", "PID/CONTAINER", "PORT", "UPTIME", "CPU%", "MEM", "RESTARTS", "GEN", "LAST ERROR"],
+            r.profiles.map((p) => [
+              p.name,
+              p.tier,
+              p.status,
+              workload(p),
+              p.port,
+              duration(p.runtime?.uptime_s),
+              p.runtime?.cpu_percent,
+              bytes(p.runtime?.memory_bytes),
+              p.restart_count,
+              p.generation,
+              p.last_error?.slice(0, 60),
+            ]),
+          )}\n`,
+        );
+      }),
+    );
+
+  for (const verb of ["start", "stop", "restart"] as const) {
+    program
+      .command(verb)
+      .description(`${verb} a profile${verb === "stop" ? " (SIGTERM, then SIGKILL after the timeout)" : " and wait until it is healthy"}`)
+      .argument("<name>")
+      .addHelpText("after", `\nExample:\n  hermes-admin ${verb} test-basic-1`)
+      .action(
+        action(async (name: string, _o: unknown, cmd: Command) => {
+          const g = cmd.optsWithGlobals<GlobalOpts>();
+          const p = await client().op<ProfileJson>("POST", `/v1/profiles/${encodeURIComponent(name)}/${verb}`, undefined, progressPrinter());
+          if (g.json) return void printJson(p);
+          process.stdout.write(`${p.name}: ${p.status}${p.pid ? ` (pid ${p.pid})` : ""}\n`);
+        }),
+      );
+  }
+
+  program
+    .command("health")
+    .description("probe one profile's /health (or every profile's), exit 8 when any is unhealthy")
+    .argument("[name]")
+    .addHelpText("after", "\nExamples:\n  hermes-admin health\n  hermes-admin health test-basic-1 --json")
+    .action(
+      action(async (name: string | undefined, _o: unknown, cmd: Command) => {
+        const c = client();
+        const names = name ? [name] : (await c.json<{ profiles: ProfileJson[] }>("GET", "/v1/profiles")).profiles.map((p) => p.name);
+        type H = { name: string; tier: string; status: string; healthy: boolean; probe: { latencyMs: number; error?: string }; last_error: string | null };
+        const results = await Promise.all(names.map((n) => c.json<H>("GET", `/v1/profiles/${encodeURIComponent(n)}/health`)));
+        if (cmd.optsWithGlobals<GlobalOpts>().json) printJson({ profiles: results });
+        else
+          process.stdout.write(
+            `${table(
+              ["NAME", "TIER", "STATUS", "HEALTH", "LATENCY", "DETAIL"],
+              results.map((h) => [h.name, h.tier, h.status, h.healthy ? "ok" : "FAIL", `${h.probe.latencyMs}ms`, h.probe.error ?? h.last_error]),
+            )}\n`,
+          );
+        return results.every((h) => h.healthy) ? EXIT.ok : EXIT.checkFailed;
+      }),
+    );
+
+  program
+    .command("logs")
+    .description("print a profile's console log; --follow keeps streaming")
+    .argument("<name>")
+    .option("-f, --follow", "keep streaming new lines")
+    .option("-n, --tail <n>", "lines from the end", "100")
+    .addHelpText("after", "\nExamples:\n  hermes-admin logs test-basic-1 --tail 20\n  hermes-admin logs test-container-1 -f")
+    .action(
+      action(async (name: string, o: { follow?: boolean; tail: string }, cmd: Command) => {
+        const json = cmd.optsWithGlobals<GlobalOpts>().json;
+        const ac = new AbortController();
+        process.once("SIGINT", () => ac.abort());
+        await client()
+          .stream(
+            `/v1/profiles/${encodeURIComponent(name)}/logs?tail=${Number(o.tail)}${o.follow ? "&follow=1" : ""}`,
+            (l) => process.stdout.write(json ? `${JSON.stringify({ profile: name, line: l })}\n` : `${l}\n`),
+            ac.signal,
+          )
+          .catch((e) => {
+            if (!ac.signal.aborted) throw e;
+          });
+      }),
+    );
+
+  program
+    .command("exec")
+    .description("run a command inside a profile: its uid, its directory, its environment; exits with the command's code")
+    .argument("<name>")
+    .argument("<cmd...>", "command and arguments (put them after --)")
+    .addHelpText("after", "\nExamples:\n  hermes-admin exec test-basic-1 -- id\n  hermes-admin exec test-basic-1 -- fetch_price 600519\n  hermes-admin exec test-basic-1 --json -- cat .env   # {stdout, stderr, exit}")
+    .action(
+      action(async (name: string, argv: string[], _o: unknown, cmd: Command) => {
+        const json = cmd.optsWithGlobals<GlobalOpts>().json;
+        let exit = EXIT.failure as number;
+        const out: Buffer[] = [];
+        const err: Buffer[] = [];
+        await client().stream(`/v1/profiles/${encodeURIComponent(name)}/exec`, (l) => {
+          const f = JSON.parse(l) as { s?: "o" | "e"; d?: string; exit?: number };
+          if (f.exit !== undefined) exit = f.exit;
+          else if (f.d !== undefined) {
+            const b = Buffer.from(f.d, "base64");
+            if (json) (f.s === "o" ? out : err).push(b);
+            else (f.s === "o" ? process.stdout : process.stderr).write(b);
+          }
+        }, undefined, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ argv }) });
+        if (json) printJson({ profile: name, argv, exit, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+        return exit;
+      }),
+    );
+
+  program
+    .command("rm")
+    .description("remove a profile from the fleet (refuses a running one without --force; --purge deletes its directory)")
+    .argument("<name>")
+    .option("--force", "stop it first if it runs")
+    .option("--purge", "also delete the profile directory (conversations, secrets): cannot be undone")
+    .addHelpText("after", "\nExamples:\n  hermes-admin rm test-basic-2 --force\n  hermes-admin rm test-basic-2 --force --purge")
+    .action(
+      action(async (name: string, o: { force?: boolean; purge?: boolean }, cmd: Command) => {
+        const r = await client().json<{ removed: string; purged: boolean }>(
+          "DELETE",
+          `/v1/profiles/${encodeURIComponent(name)}?force=${o.force ? 1 : 0}&purge=${o.purge ? 1 : 0}`,
+        );
+        if (cmd.optsWithGlobals<GlobalOpts>().json) return void printJson(r);
+        process.stdout.write(`removed ${r.removed}${r.purged ? " (directory deleted)" : " (directory kept)"}\n`);
+      }),
+    );
+
+  program
+    .command("unit")
+    .description("print a systemd unit for a prefab profile (for hosts that prefer systemd)")
+    .argument("<name>")
+    .addHelpText("after", "\nExample:\n  hermes-admin unit test-basic-1 > /etc/systemd/system/hermes-profile-test-basic-1.service")
+    .action(
+      action(async (name: string, _o: unknown, cmd: Command) => {
+        const text = await client().text("GET", `/v1/profiles/${encodeURIComponent(name)}/unit`);
+        if (cmd.optsWithGlobals<GlobalOpts>().json) return void printJson({ profile: name, unit: text });
+        process.stdout.write(text);
+      }),
+    );
+
+  program
+    .command("events")
+    .description("the audit trail: who did what to which profile, newest first")
+    .argument("[name]")
+    .option("-n, --limit <n>", "how many", "30")
+    .action(
+      action(async (name: string | undefined, o: { limit: string }, cmd: Command) => {
+        const q = new URLSearchParams({ limit: o.limit, ...(name ? { profile: name } : {}) });
+        const r = await client().json<{ events: Array<{ at: string; profile: string; actor: string; action: string; result: string; detail: unknown }> }>(
+          "GET",
+          `/v1/events?${q}`,
+        );
+        if (cmd.optsWithGlobals<GlobalOpts>().json) return void printJson(r);
+        process.stdout.write(
+          `${table(["AT", "PROFILE", "ACTOR", "ACTION", "RESULT", "DETAIL"], r.events.map((e) => [e.at, e.profile, e.actor, e.action, e.result, JSON.stringify(e.detail).slice(0, 80)]))}\n`,
+        );
+      }),
+    );
+}

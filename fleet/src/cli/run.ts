@@ -1,0 +1,37 @@
+/** The CLI's one error boundary: DomainError -> message, hint and exit code; anything else -> exit 1 with the message. */
+import { DomainError } from "@twilight/core";
+import { EXIT, exitCodeFor } from "./exit-codes.js";
+
+export interface GlobalOpts {
+  json?: boolean;
+}
+
+export function printJson(o: unknown): void {
+  process.stdout.write(`${JSON.stringify(o, null, 2)}\n`);
+}
+
+export function fail(e: unknown, json: boolean): number {
+  if (e instanceof DomainError) {
+    if (json) process.stdout.write(`${JSON.stringify({ error: e.toJSON() }, null, 2)}\n`);
+    process.stderr.write(`error: ${e.message}\n`);
+    if (e.hint) process.stderr.write(`  hint: ${e.hint}\n`);
+    return exitCodeFor(e.code);
+  }
+  const msg = (e as Error)?.message ?? String(e);
+  if (json) process.stdout.write(`${JSON.stringify({ error: { code: "INTERNAL", message: msg } }, null, 2)}\n`);
+  process.stderr.write(`error: ${msg}\n`);
+  return EXIT.failure;
+}
+
+/** Wrap a command action: run it, set the exit code, never throw past here. */
+export function action<A extends unknown[]>(fn: (...args: A) => Promise<number | undefined | void>) {
+  return async (...args: A): Promise<void> => {
+    const cmd = args[args.length - 1] as { optsWithGlobals?: () => GlobalOpts };
+    const json = Boolean(cmd?.optsWithGlobals?.().json);
+    try {
+      process.exitCode = (await fn(...args)) ?? EXIT.ok;
+    } catch (e) {
+      process.exitCode = fail(e, json);
+    }
+  };
+}

@@ -1,0 +1,140 @@
+/**
+ * The front door: `/p/<profile>/...` is proxied to wherever the profile runs now, so its URL never changes across
+ * restarts, tiers and migrations. While a profile is being handed over, new requests are held (bounded count and
+ * deadline) and released to the new home; callers see latency, not errors.
+ */
+import { type IncomingMessage, request, type ServerResponse } from "node:http";
+import { DomainError, type Logger, sendError } from "@twilight/core";
+
+export interface FrontDoorOptions {
+  /** Where a profile is reachable now (host port on 127.0.0.1), or undefined when unknown/stopped. */
+  resolve: (profile: string) => Promise<number | undefined>;
+  log: Logger;
+  maxHeld?: number;
+  holdDeadlineMs?: number;
+  onRequest?: (profile: string, status: number, seconds: number, heldMs: number) => void;
+}
+
+interface Gate {
+  waiters: Array<() => void>;
+  since: number;
+}
+
+const HOP = new Set(["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "host"]);
+
+export class FrontDoor {
+  private readonly gates = new Map<string, Gate>();
+  private readonly inflight = new Map<string, number>();
+  private readonly drainWaiters = new Map<string, Array<() => void>>();
+  private readonly maxHeld: number;
+  private readonly deadlineMs: number;
+  /** Longest time any request was held, per profile (for migration reports). */
+  readonly maxHeldMs = new Map<string, number>();
+
+  constructor(private readonly o: FrontDoorOptions) {
+    this.maxHeld = o.maxHeld ?? 1000;
+    this.deadlineMs = o.holdDeadlineMs ?? 30_000;
+  }
+
+  /** Start holding new requests for `profile`. */
+  hold(profile: string): void {
+    if (!this.gates.has(profile)) this.gates.set(profile, { waiters: [], since: Date.now() });
+  }
+
+  /** Release held requests; they go to wherever `resolve` now says. */
+  release(profile: string): void {
+    const g = this.gates.get(profile);
+    this.gates.delete(profile);
+    for (const w of g?.waiters ?? []) w();
+  }
+
+  inFlight(profile: string): number {
+    return this.inflight.get(profile) ?? 0;
+  }
+
+  /** Wait until no request of `profile` is in flight (bounded); resolves false on timeout. */
+  async drain(profile: string, timeoutMs: number): Promise<boolean> {
+    if (this.inFlight(profile) === 0) return true;
+    return await new Promise<boolean>((resolve) => {
+      const t = setTimeout(() => resolve(false), timeoutMs);
+      const list = this.drainWaiters.get(profile) ?? [];
+      list.push(() => {
+        clearTimeout(t);
+        resolve(true);
+      });
+      this.drainWaiters.set(profile, list);
+    });
+  }
+
+  private async waitGate(profile: string): Promise<number> {
+    const g = this.gates.get(profile);
+    if (!g) return 0;
+    if (g.waiters.length >= this.maxHeld)
+      throw new DomainError("UNAVAILABLE", `profile ${profile} is moving and ${this.maxHeld} requests are already waiting`, {
+        retryable: true,
+        hint: "retry in a few seconds",
+      });
+    const t0 = performance.now();
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        g.waiters.splice(g.waiters.indexOf(done), 1);
+        reject(new DomainError("TIMEOUT", `profile ${profile} did not come back within ${this.deadlineMs} ms`, { retryable: true }));
+      }, this.deadlineMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      g.waiters.push(done);
+    });
+    return performance.now() - t0;
+  }
+
+  async handle(profile: string, rest: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const t0 = performance.now();
+    let held = 0;
+    try {
+      held = await this.waitGate(profile);
+      if (held > (this.maxHeldMs.get(profile) ?? 0)) this.maxHeldMs.set(profile, held);
+      const port = await this.o.resolve(profile);
+      if (port === undefined)
+        throw new DomainError("UNAVAILABLE", `profile ${profile} is not running`, { hint: `hermes-admin start ${profile}` });
+      this.inflight.set(profile, this.inFlight(profile) + 1);
+      try {
+        await this.forward(port, rest, req, res);
+      } finally {
+        const n = this.inFlight(profile) - 1;
+        this.inflight.set(profile, n);
+        if (n === 0) for (const w of this.drainWaiters.get(profile)?.splice(0) ?? []) w();
+      }
+    } catch (e) {
+      sendError(res, e, this.o.log);
+    } finally {
+      this.o.onRequest?.(profile, res.statusCode, (performance.now() - t0) / 1000, held);
+    }
+  }
+
+  private forward(port: number, rest: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const headers: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP.has(k)) headers[k] = v;
+    headers["x-forwarded-prefix"] = req.url?.slice(0, req.url.length - rest.length) ?? "";
+    return new Promise<void>((resolve, reject) => {
+      const up = request({ host: "127.0.0.1", port, method: req.method, path: rest || "/", headers }, (ur) => {
+        const out: Record<string, string | string[]> = {};
+        for (const [k, v] of Object.entries(ur.headers)) if (v !== undefined && !HOP.has(k)) out[k] = v;
+        res.writeHead(ur.statusCode ?? 502, out);
+        res.flushHeaders();
+        ur.pipe(res);
+        ur.on("end", resolve);
+        ur.on("error", reject);
+        res.on("close", () => {
+          ur.destroy();
+          resolve();
+        });
+      });
+      up.on("error", (e) =>
+        reject(new DomainError("UPSTREAM", `profile did not answer: ${e.message}`, { retryable: true, hint: "hermes-admin health <name>" })),
+      );
+      req.pipe(up);
+    });
+  }
+}

@@ -1,0 +1,55 @@
+/** Reading /proc: is a pid alive, and is it still the process we started (start time), not a reused pid. */
+import { readFileSync } from "node:fs";
+
+export interface ProcStat {
+  pid: number;
+  state: string;
+  ppid: number;
+  pgrp: number;
+  session: number;
+  /** Field 22: start time in clock ticks since boot. */
+  startTime: string;
+}
+
+/** Parse /proc/<pid>/stat. The command name is in parentheses and may itself contain spaces or ')'. */
+export function parseProcStat(text: string): ProcStat {
+  const close = text.lastIndexOf(")");
+  const pid = Number(text.slice(0, text.indexOf(" ")));
+  const rest = text.slice(close + 2).split(" ");
+  // rest[0] is field 3 (state); field N is rest[N - 3].
+  return {
+    pid,
+    state: rest[0] ?? "?",
+    ppid: Number(rest[1]),
+    pgrp: Number(rest[2]),
+    session: Number(rest[3]),
+    startTime: rest[19] ?? "",
+  };
+}
+
+export function readProcStat(pid: number): ProcStat | undefined {
+  try {
+    return parseProcStat(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when `pid` runs and (if given) started at `startTime`; zombies and dead processes count as gone. */
+export function isSameProcessAlive(pid: number, startTime?: string | null): boolean {
+  const st = readProcStat(pid);
+  if (!st || st.state === "Z" || st.state === "X") return false;
+  return startTime ? st.startTime === startTime : true;
+}
+
+/** Resident set size in bytes and cumulative CPU ticks (utime+stime) of a process. */
+export function readProcUsage(pid: number): { rssBytes: number; cpuTicks: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const statm = readFileSync(`/proc/${pid}/statm`, "utf8").split(" ");
+    return { rssBytes: Number(statm[1]) * 4096, cpuTicks: Number(rest[11]) + Number(rest[12]) };
+  } catch {
+    return undefined;
+  }
+}

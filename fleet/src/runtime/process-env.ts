@@ -1,0 +1,34 @@
+/** The environment of a prefab profile's processes: its .env plus a few fixed variables, nothing from the daemon. Pure. */
+import { dirname, join } from "node:path";
+import { MANAGED_BY } from "@twilight/core";
+
+export interface ProcessEnvInput {
+  dir: string;
+  appDir: string;
+  nodePath: string;
+  generation: number;
+  dotenv: Record<string, string>;
+  extra?: Record<string, string>;
+}
+
+/** Marker variables that let a restarted daemon recognise its processes in /proc (the process tier's "labels"). */
+export const ENV_MANAGED = "TWILIGHT_MANAGED";
+export const ENV_GENERATION = "TWILIGHT_GENERATION";
+
+export function processEnv(i: ProcessEnvInput): Record<string, string> {
+  return {
+    ...i.dotenv,
+    HERMES_HOME: i.dir,
+    HOME: join(i.dir, "home"),
+    PATH: [join(i.appDir, "skill", "stock-research", "bin"), dirname(i.nodePath), "/usr/local/bin", "/usr/bin", "/bin"].join(":"),
+    LANG: "C.UTF-8",
+    TWILIGHT_APP_DIR: i.appDir,
+    [ENV_MANAGED]: MANAGED_BY,
+    [ENV_GENERATION]: String(i.generation),
+    ...(i.extra ?? {}),
+  };
+}
+
+export function agentEntry(appDir: string): string {
+  return join(appDir, "agent", "dist", "main.js");
+}

@@ -1,0 +1,267 @@
+/**
+ * The `process` runtime driver (prefab tier): each profile is a process of its own uid/gid, in its own session and process
+ * group (detached), cwd = its directory, environment = its .env plus fixed variables. Console output goes to an
+ * O_APPEND log file the child holds, so profiles outlive the daemon; a restarted daemon re-adopts them by pid + start time.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { readdir, readFile } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
+import { DriverError, MANAGED_BY, parseEnv } from "@twilight/core";
+import type { Logger } from "pino";
+import { closeQuietly, openConsoleLog, rotateIfNeeded } from "./logfiles.js";
+import { followLog } from "./logtail.js";
+import { isSameProcessAlive, readProcStat, readProcUsage } from "./proc.js";
+import { agentEntry, ENV_GENERATION, ENV_MANAGED, processEnv } from "./process-env.js";
+import type {
+  ExecIO,
+  ExitListener,
+  LogLine,
+  LogOptions,
+  ManagedWorkload,
+  RuntimeDriver,
+  WorkloadHandle,
+  WorkloadSpec,
+  WorkloadState,
+  WorkloadStats,
+} from "./types.js";
+
+export interface ProcessDriverOptions {
+  appDir: string;
+  log: Logger;
+  nodePath?: string;
+  logs: { maxBytes: number; keep: number };
+  /** Command to run instead of the agent (tests: a command that always fails). argv[0] is resolved with the profile's PATH. */
+  command?: (spec: WorkloadSpec) => string[];
+  pollMs?: number;
+}
+
+interface Tracked {
+  generation: number;
+  pid: number;
+  startTime: string;
+  child?: ChildProcess;
+  timer?: NodeJS.Timeout;
+  logDir: string;
+}
+
+export class ProcessDriver implements RuntimeDriver {
+  readonly kind = "process" as const;
+  private readonly tracked = new Map<string, Tracked>();
+  private readonly listeners: ExitListener[] = [];
+  private readonly nodePath: string;
+  private readonly pollMs: number;
+
+  constructor(private readonly o: ProcessDriverOptions) {
+    this.nodePath = o.nodePath ?? process.execPath;
+    this.pollMs = o.pollMs ?? 500;
+  }
+
+  onExit(listener: ExitListener): void {
+    this.listeners.push(listener);
+  }
+
+  async env(spec: WorkloadSpec, extra?: Record<string, string>): Promise<Record<string, string>> {
+    let text: string;
+    try {
+      text = await readFile(`${spec.dir}/.env`, "utf8");
+    } catch (e) {
+      throw new DriverError("process", `cannot read ${spec.dir}/.env: ${(e as Error).message}`, {
+        hint: "the profile directory is damaged; re-create the profile",
+      });
+    }
+    return processEnv({
+      dir: spec.dir,
+      appDir: this.o.appDir,
+      nodePath: this.nodePath,
+      generation: spec.generation,
+      dotenv: parseEnv(text),
+      extra,
+    });
+  }
+
+  async start(spec: WorkloadSpec): Promise<WorkloadHandle> {
+    const cur = this.tracked.get(spec.profile);
+    if (cur && isSameProcessAlive(cur.pid, cur.startTime)) return { pid: cur.pid, pidStartTime: cur.startTime };
+    const env = await this.env(spec);
+    const argv = this.o.command?.(spec) ?? [this.nodePath, agentEntry(this.o.appDir)];
+    const fd = openConsoleLog(spec.logDir);
+    let child: ChildProcess;
+    try {
+      child = spawn(argv[0] as string, argv.slice(1), {
+        cwd: spec.dir,
+        env,
+        uid: spec.uid,
+        gid: spec.gid,
+        detached: true,
+        stdio: ["ignore", fd, fd],
+      });
+      await new Promise<void>((resolve, reject) => {
+        child.once("spawn", resolve);
+        child.once("error", reject);
+      });
+    } catch (e) {
+      throw new DriverError("process", `cannot start ${spec.profile}: ${(e as Error).message}`, { retryable: true });
+    } finally {
+      closeQuietly(fd);
+    }
+    child.unref();
+    const pid = child.pid as number;
+    const startTime = readProcStat(pid)?.startTime ?? "";
+    const t: Tracked = { generation: spec.generation, pid, startTime, child, logDir: spec.logDir };
+    this.tracked.set(spec.profile, t);
+    child.once("exit", (code, signal) => this.exited(spec.profile, t, code, signal));
+    this.o.log.info({ profile: spec.profile, profile_pid: pid, generation: spec.generation }, "process started");
+    return { pid, pidStartTime: startTime };
+  }
+
+  private exited(profile: string, t: Tracked, code: number | null, signal: string | null): void {
+    if (t.timer) clearInterval(t.timer);
+    if (this.tracked.get(profile) === t) this.tracked.delete(profile);
+    this.o.log.info({ profile, profile_pid: t.pid, code, signal }, "process exited");
+    for (const l of this.listeners) l({ profile, generation: t.generation, code, signal });
+  }
+
+  async adopt(spec: WorkloadSpec, known: WorkloadHandle): Promise<boolean> {
+    if (!known.pid || !isSameProcessAlive(known.pid, known.pidStartTime)) return false;
+    const env = await readEnviron(known.pid);
+    if (env[ENV_MANAGED] !== MANAGED_BY || env.HERMES_PROFILE !== spec.profile) return false;
+    const t: Tracked = {
+      generation: Number(env[ENV_GENERATION] ?? spec.generation),
+      pid: known.pid,
+      startTime: known.pidStartTime ?? readProcStat(known.pid)?.startTime ?? "",
+      logDir: spec.logDir,
+    };
+    t.timer = setInterval(() => {
+      if (!isSameProcessAlive(t.pid, t.startTime)) this.exited(spec.profile, t, null, null);
+    }, this.pollMs);
+    t.timer.unref();
+    this.tracked.set(spec.profile, t);
+    this.o.log.info({ profile: spec.profile, profile_pid: t.pid }, "process adopted");
+    return true;
+  }
+
+  async stop(spec: WorkloadSpec, opts: { timeoutMs?: number } = {}): Promise<void> {
+    const t = this.tracked.get(spec.profile);
+    if (!t || !isSameProcessAlive(t.pid, t.startTime)) return;
+    const timeoutMs = opts.timeoutMs ?? 10_000;
+    signalGroup(t.pid, "SIGTERM");
+    if (await waitGone(t, timeoutMs)) return;
+    this.o.log.warn({ profile: spec.profile, profile_pid: t.pid, timeoutMs }, "did not stop on SIGTERM; sending SIGKILL");
+    signalGroup(t.pid, "SIGKILL");
+    await waitGone(t, 5_000);
+  }
+
+  async remove(): Promise<void> {
+    // Nothing to remove for a process; the directory belongs to the profile, not the driver.
+  }
+
+  async inspect(spec: WorkloadSpec, known?: WorkloadHandle): Promise<WorkloadState> {
+    const t = this.tracked.get(spec.profile);
+    const pid = t?.pid ?? known?.pid;
+    const st = t?.startTime ?? known?.pidStartTime;
+    if (pid && isSameProcessAlive(pid, st)) return { running: true, pid, pidStartTime: st ?? undefined };
+    return { running: false, reason: pid ? `process ${pid} is gone` : "no process" };
+  }
+
+  async *logs(spec: WorkloadSpec, opts: LogOptions): AsyncIterable<LogLine> {
+    for await (const line of followLog(spec.logDir, opts)) yield { stream: "stdout", line };
+  }
+
+  async exec(spec: WorkloadSpec, argv: string[], io: ExecIO): Promise<number> {
+    if (argv.length === 0) throw new DriverError("process", "exec needs a command");
+    const env = await this.env(spec);
+    const child = spawn(argv[0] as string, argv.slice(1), {
+      cwd: spec.dir,
+      env,
+      uid: spec.uid,
+      gid: spec.gid,
+      stdio: ["ignore", "pipe", "pipe"],
+      signal: io.signal,
+    });
+    child.stdout?.on("data", (b: Buffer) => io.onStdout(b));
+    child.stderr?.on("data", (b: Buffer) => io.onStderr(b));
+    return await new Promise<number>((resolve) => {
+      child.once("error", (e: NodeJS.ErrnoException) => {
+        io.onStderr(Buffer.from(`exec: ${argv[0]}: ${e.code === "ENOENT" ? "command not found" : e.message}\n`));
+        resolve(e.code === "ENOENT" ? 127 : 126);
+      });
+      child.once("close", (code, signal) => resolve(code ?? 128 + signalNumber(signal)));
+    });
+  }
+
+  async stats(spec: WorkloadSpec, known?: WorkloadHandle): Promise<WorkloadStats | null> {
+    const pid = this.tracked.get(spec.profile)?.pid ?? known?.pid;
+    if (!pid) return null;
+    const a = readProcUsage(pid);
+    if (!a) return null;
+    await sleep(100);
+    const b = readProcUsage(pid) ?? a;
+    // Clock ticks are 1/100 s on Linux: ticks over a 0.1 s window = percent of one core.
+    return { cpuPercent: Math.max(0, b.cpuTicks - a.cpuTicks) * 10, memoryBytes: b.rssBytes };
+  }
+
+  async listManaged(): Promise<ManagedWorkload[]> {
+    const out: ManagedWorkload[] = [];
+    for (const ent of await readdir("/proc")) {
+      if (!/^\d+$/.test(ent)) continue;
+      const pid = Number(ent);
+      const env = await readEnviron(pid);
+      if (env[ENV_MANAGED] !== MANAGED_BY || !env.HERMES_PROFILE) continue;
+      const st = readProcStat(pid);
+      if (!st || st.pgrp !== pid || st.state === "Z") continue; // group leaders only: the profile's main process
+      out.push({ profile: env.HERMES_PROFILE, generation: Number(env[ENV_GENERATION] ?? 0), tier: "prefab", pid, running: true });
+    }
+    return out;
+  }
+
+  /** Rotate every tracked profile's console log that grew past the limit. Called periodically by the supervisor. */
+  rotateLogs(): void {
+    for (const t of this.tracked.values()) rotateIfNeeded(t.logDir, this.o.logs.maxBytes, this.o.logs.keep);
+  }
+
+  /** Stop watching (daemon shutdown): the processes keep running. */
+  detachAll(): void {
+    for (const t of this.tracked.values()) if (t.timer) clearInterval(t.timer);
+    this.tracked.clear();
+  }
+}
+
+async function readEnviron(pid: number): Promise<Record<string, string>> {
+  try {
+    const raw = await readFile(`/proc/${pid}/environ`, "utf8");
+    const env: Record<string, string> = {};
+    for (const kv of raw.split("\0")) {
+      const i = kv.indexOf("=");
+      if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
+    }
+    return env;
+  } catch {
+    return {};
+  }
+}
+
+function signalGroup(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+async function waitGone(t: Tracked, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isSameProcessAlive(t.pid, t.startTime)) return true;
+    await sleep(25);
+  }
+  return !isSameProcessAlive(t.pid, t.startTime);
+}
+
+const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
+function signalNumber(s: string | null): number {
+  return s ? (SIGNALS[s] ?? 0) : 0;
+}

@@ -1,0 +1,44 @@
+/** Probing a profile's API server: GET /health on its host port, with a timeout. */
+import { setTimeout as sleep } from "node:timers/promises";
+import { TimeoutError } from "@twilight/core";
+
+export interface HealthResult {
+  ok: boolean;
+  status?: string;
+  httpStatus?: number;
+  latencyMs: number;
+  error?: string;
+  body?: Record<string, unknown>;
+}
+
+export async function probeHealth(port: number, timeoutMs = 2000, host = "127.0.0.1"): Promise<HealthResult> {
+  const t0 = performance.now();
+  try {
+    const res = await fetch(`http://${host}:${port}/health`, { signal: AbortSignal.timeout(timeoutMs) });
+    const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+    const latencyMs = Math.round(performance.now() - t0);
+    return { ok: res.ok && body.status === "ok", status: String(body.status ?? ""), httpStatus: res.status, latencyMs, body };
+  } catch (e) {
+    return { ok: false, latencyMs: Math.round(performance.now() - t0), error: (e as Error).message };
+  }
+}
+
+/** Poll until healthy; `alive` lets the caller fail fast when the workload died meanwhile. */
+export async function waitHealthy(opts: {
+  port: number;
+  timeoutMs: number;
+  alive?: () => Promise<boolean>;
+  intervalMs?: number;
+  accept?: (r: HealthResult) => boolean;
+}): Promise<HealthResult> {
+  const deadline = Date.now() + opts.timeoutMs;
+  const accept = opts.accept ?? ((r: HealthResult) => r.ok);
+  let last: HealthResult = { ok: false, latencyMs: 0, error: "not probed" };
+  while (Date.now() < deadline) {
+    last = await probeHealth(opts.port, Math.min(2000, Math.max(100, deadline - Date.now())));
+    if (accept(last)) return last;
+    if (opts.alive && !(await opts.alive())) throw new TimeoutError("the workload exited before it became healthy", { details: { last: last.error ?? last.status } });
+    await sleep(opts.intervalMs ?? 50);
+  }
+  throw new TimeoutError(`not healthy after ${opts.timeoutMs} ms (last: ${last.error ?? `HTTP ${last.httpStatus} ${last.status}`})`);
+}

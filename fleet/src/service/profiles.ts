@@ -1,0 +1,236 @@
+/**
+ * Profile lifecycle as the operator sees it: spawn, start, stop, restart, rm, and views. Each operation holds the
+ * profile's lock, records a profile_events row, and leaves the registry consistent with what runs.
+ */
+import { randomUUID } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { assertProfileName, Conflict, DomainError, isTier, InputInvalid, NotFound, Precondition, type Tier } from "@twilight/core";
+import { materializeProfile, removeProfileDir } from "../profiles/layout.js";
+import type { ProfileRow } from "../registry/types.js";
+import { handleOf } from "../runtime/index.js";
+import type { Supervisor } from "../supervisor/supervisor.js";
+import type { RenderInput } from "../template/render.js";
+import { buildSecrets, parseSecretsSchema, secretsFingerprint } from "../template/secrets.js";
+import { allocatePort, allocateUid } from "./allocate.js";
+import { type FleetContext, type KeyedMutex, noProgress, type Progress } from "./context.js";
+import { isRunning, specOf, startWorkload, stopWorkload } from "./workloads.js";
+
+export interface SpawnRequest {
+  name: string;
+  tier: string;
+  plan?: string | null;
+  userId?: string | null;
+  set?: Record<string, string>;
+  /** Idempotency key (billing: the order id). The same key returns the profile it created. */
+  idempotencyKey?: string | null;
+  actor: string;
+}
+
+export interface SpawnResult {
+  created: boolean;
+  profile: ProfileRow;
+}
+
+export class ProfileService {
+  constructor(
+    private readonly ctx: FleetContext,
+    private readonly mutex: KeyedMutex,
+    private readonly supervisor: Supervisor,
+  ) {}
+
+  async get(name: string): Promise<ProfileRow> {
+    assertProfileName(name);
+    const row = await this.ctx.registry.get(name);
+    if (!row) throw new NotFound("profile", name, "`hermes-admin list` shows the profiles that exist");
+    return row;
+  }
+
+  list(): Promise<ProfileRow[]> {
+    return this.ctx.registry.list();
+  }
+
+  renderInput(row: Pick<ProfileRow, "name" | "generation" | "port" | "plan">, tier: Tier): RenderInput {
+    const mcpUrl = tier === "container" ? this.ctx.cfg.mcp.urlContainer : this.ctx.cfg.mcp.urlPrefab;
+    return {
+      profile: row.name,
+      tier,
+      generation: row.generation,
+      port: row.port,
+      plan: row.plan,
+      mcpUrl,
+      citeKeysUrl: new URL("/.well-known/cite-keys", mcpUrl).toString(),
+      model: this.ctx.cfg.model,
+    };
+  }
+
+  /** Validate everything first (nothing written on bad input), then create dir, row, token, start, wait healthy. */
+  async spawn(req: SpawnRequest, progress: Progress = noProgress): Promise<SpawnResult> {
+    const name = assertProfileName(req.name);
+    if (!isTier(req.tier)) throw new InputInvalid(`tier ${JSON.stringify(req.tier)} is not one of prefab, container`);
+    const tier = req.tier;
+    if (req.idempotencyKey !== undefined && req.idempotencyKey !== null && !/^[A-Za-z0-9_.:|*-]{1,64}$/.test(req.idempotencyKey))
+      throw new InputInvalid("idempotency key must be 1-64 characters of [A-Za-z0-9_.:|*-]");
+    const schema = parseSecretsSchema(JSON.parse(await readFile(join(this.ctx.cfg.templateDir, "secrets.schema.json"), "utf8")));
+    const secrets = buildSecrets(schema, req.set ?? {});
+    if (!this.ctx.drivers.has(tier)) this.ctx.drivers.for(tier); // throws a DriverError with a hint
+    return await this.mutex.run(`spawn`, () =>
+      this.mutex.run(name, async () => {
+        if (req.idempotencyKey) {
+          const prior = await this.ctx.registry.getByOrderId(req.idempotencyKey);
+          if (prior) {
+            progress("exists", { name: prior.name, reason: "idempotency key already used" });
+            return { created: false, profile: prior };
+          }
+        }
+        if (await this.ctx.registry.get(name))
+          throw new Conflict(`profile ${name} already exists`, {
+            hint: "choose another name, or pass the same idempotency key as the request that created it",
+          });
+        return { created: true, profile: await this.create({ req, name, tier, secrets, progress }) };
+      }),
+    );
+  }
+
+  private async create(o: { req: SpawnRequest; name: string; tier: Tier; secrets: Record<string, string>; progress: Progress }) {
+    const { name, tier, progress } = o;
+    const rows = await this.ctx.registry.list();
+    const port = await allocatePort(this.ctx.cfg.ports, new Set(rows.map((r) => r.port)));
+    const uid = allocateUid(this.ctx.cfg.uids, new Set(rows.map((r) => r.uid)));
+    progress("allocated", { port, uid });
+    const undo: Array<() => Promise<unknown>> = [];
+    const t0 = performance.now();
+    try {
+      const render = this.renderInput({ name, generation: 1, port, plan: o.req.plan ?? null }, tier);
+      const dir = await materializeProfile({
+        root: this.ctx.cfg.profilesRoot,
+        templateDir: this.ctx.cfg.templateDir,
+        skillsDir: this.ctx.cfg.skillsDir,
+        uid,
+        gid: uid,
+        secrets: o.secrets,
+        render,
+      });
+      undo.push(() => removeProfileDir(this.ctx.cfg.profilesRoot, name));
+      progress("directory", { path: dir });
+      const row = await this.ctx.registry.insert({
+        name,
+        tier,
+        user_id: o.req.userId ?? null,
+        status: "creating",
+        desired_state: "running",
+        pid: null,
+        pid_start_time: null,
+        container_id: null,
+        profile_path: dir,
+        port,
+        uid,
+        gid: uid,
+        image: tier === "container" ? (this.ctx.cfg.image ?? null) : null,
+        plan: o.req.plan ?? null,
+        order_id: o.req.idempotencyKey ?? null,
+        secrets_fingerprint: secretsFingerprint(o.secrets),
+        generation: 1,
+      });
+      undo.push(() => this.ctx.registry.remove(name));
+      progress("registered", { id: row.id });
+      await this.ctx.tokens.set(name, o.secrets.MCP_TUSHARE_TOKEN ?? "");
+      undo.push(() => this.ctx.tokens.revoke(name));
+      progress("starting", { tier });
+      undo.push(() => stopWorkload(this.ctx, row, 3_000).then(() => this.ctx.drivers.for(tier).remove(specOf(this.ctx, row))));
+      const running = await this.supervisor.quietly(name, () => startWorkload(this.ctx, row, true));
+      this.supervisor.started(name);
+      progress("healthy", { ms: Math.round(performance.now() - t0) });
+      await this.event(name, o.req.actor, "spawn", "ok", { tier, port, uid, ms: Math.round(performance.now() - t0) });
+      return running;
+    } catch (err) {
+      for (const u of undo.reverse()) await u().catch(() => undefined);
+      this.supervisor.forget(name);
+      await this.event(name, o.req.actor, "spawn", "error", { error: (err as Error).message });
+      if (err instanceof DomainError) throw err;
+      throw new DomainError("INTERNAL", `spawn of ${name} failed and was rolled back: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async start(name: string, actor: string, progress: Progress = noProgress): Promise<ProfileRow> {
+    return await this.mutex.run(name, async () => {
+      const row = await this.get(name);
+      if (row.status === "migrating") throw new Precondition(`profile ${name} is migrating`, { hint: "wait for the migration to end" });
+      this.supervisor.reset(name);
+      if (await isRunning(this.ctx, row)) {
+        progress("already running");
+        return await this.ctx.registry.update(name, { desired_state: "running" });
+      }
+      await this.ctx.registry.update(name, { desired_state: "running", restart_count: 0 });
+      progress("starting", { tier: row.tier });
+      const out = await this.supervisor.quietly(name, () => startWorkload(this.ctx, row, true)).catch(async (err) => {
+        await this.ctx.registry.update(name, { status: "error", last_error: (err as Error).message });
+        await this.event(name, actor, "start", "error", { error: (err as Error).message });
+        throw err;
+      });
+      this.supervisor.started(name);
+      progress("healthy");
+      await this.event(name, actor, "start", "ok", {});
+      return out;
+    });
+  }
+
+  async stop(name: string, actor: string, progress: Progress = noProgress): Promise<ProfileRow> {
+    return await this.mutex.run(name, async () => {
+      const row = await this.get(name);
+      if (row.status === "migrating") throw new Precondition(`profile ${name} is migrating`, { hint: "wait for the migration to end" });
+      this.supervisor.reset(name);
+      await this.ctx.registry.update(name, { desired_state: "stopped" });
+      progress("stopping", { timeout_ms: this.ctx.cfg.stopTimeoutMs });
+      await this.supervisor.quietly(name, () => stopWorkload(this.ctx, row));
+      await this.event(name, actor, "stop", "ok", {});
+      return await this.ctx.registry.update(name, { status: "stopped", pid: null, pid_start_time: null });
+    });
+  }
+
+  async restart(name: string, actor: string, progress: Progress = noProgress): Promise<ProfileRow> {
+    await this.mutex.run(name, async () => {
+      const row = await this.get(name);
+      progress("stopping");
+      await this.supervisor.quietly(name, () => stopWorkload(this.ctx, row));
+      await this.ctx.registry.update(name, { status: "stopped", pid: null, pid_start_time: null });
+    });
+    return await this.start(name, actor, progress);
+  }
+
+  async remove(name: string, o: { force: boolean; purge: boolean; actor: string }): Promise<void> {
+    await this.mutex.run(name, async () => {
+      const row = await this.get(name);
+      const running = await isRunning(this.ctx, row);
+      if (running && !o.force)
+        throw new Precondition(`profile ${name} is running`, { hint: `stop it first (hermes-admin stop ${name}) or pass --force` });
+      await this.ctx.registry.update(name, { desired_state: "stopped" });
+      if (running) await this.supervisor.quietly(name, () => stopWorkload(this.ctx, row));
+      if (this.ctx.drivers.has(row.tier)) await this.ctx.drivers.for(row.tier).remove(specOf(this.ctx, row));
+      await this.ctx.tokens.revoke(name);
+      await this.ctx.registry.remove(name);
+      this.supervisor.forget(name);
+      if (o.purge) await removeProfileDir(this.ctx.cfg.profilesRoot, name);
+      await this.event(name, o.actor, "rm", "ok", { purge: o.purge, force: o.force, id: row.id });
+    });
+  }
+
+  /** Runtime view for `list`: pid or container, uptime, and optionally CPU/memory. */
+  async runtimeView(row: ProfileRow, withStats: boolean) {
+    const driverOk = this.ctx.drivers.has(row.tier);
+    const spec = specOf(this.ctx, row);
+    const state = driverOk ? await this.ctx.drivers.for(row.tier).inspect(spec, handleOf(row)) : { running: false };
+    const stats = withStats && state.running && driverOk ? await this.ctx.drivers.for(row.tier).stats(spec, handleOf(row)) : null;
+    const started = row.last_started_at ? Date.parse(row.last_started_at) : undefined;
+    return {
+      running: state.running,
+      uptime_s: state.running && started ? Math.max(0, Math.round((this.ctx.now() - started) / 1000)) : null,
+      cpu_percent: stats ? Math.round(stats.cpuPercent * 10) / 10 : null,
+      memory_bytes: stats?.memoryBytes ?? null,
+    };
+  }
+
+  private event(profile: string, actor: string, action: string, result: "ok" | "error", detail: Record<string, unknown>) {
+    return this.ctx.registry.addEvent({ profile, actor, action, result, detail: { ...detail, op: randomUUID().slice(0, 8) } });
+  }
+}

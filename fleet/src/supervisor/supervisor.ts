@@ -1,0 +1,237 @@
+/**
+ * The supervisor keeps every profile in its desired state: it re-adopts workloads after a control-plane restart, restarts
+ * crashed or unhealthy ones with the backoff policy (the same for both tiers), ends a crash loop in `error` with the reason,
+ * and rotates console logs. It never kills what it did not start or adopt.
+ */
+import type { ProfileRow } from "../registry/types.js";
+import { handleOf } from "../runtime/index.js";
+import type { FleetContext, KeyedMutex } from "../service/context.js";
+import { probeHealth, waitHealthy } from "../service/health.js";
+import { specOf, startWorkload, stopWorkload } from "../service/workloads.js";
+import { type CrashState, onCrash } from "./backoff.js";
+
+interface ProfileState {
+  crash: CrashState;
+  startedAt: number;
+  healthFails: number;
+  /** >0 while an operator action (restart, migrate) stops the workload on purpose. */
+  quiet: number;
+  timer?: NodeJS.Timeout;
+}
+
+export class Supervisor {
+  private readonly states = new Map<string, ProfileState>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly ctx: FleetContext,
+    private readonly mutex: KeyedMutex,
+  ) {
+    for (const d of ctx.drivers.all())
+      d.onExit((e) => {
+        void this.onExit(e.profile, e.generation, e.code, e.signal).catch((err) =>
+          ctx.log.error({ err, profile: e.profile }, "exit handling failed"),
+        );
+      });
+  }
+
+  private state(name: string): ProfileState {
+    let s = this.states.get(name);
+    if (!s) {
+      s = { crash: { consecutive: 0 }, startedAt: this.ctx.now(), healthFails: 0, quiet: 0 };
+      this.states.set(name, s);
+    }
+    return s;
+  }
+
+  /** Called after every start of a workload (by the services or by a restart). */
+  started(name: string): void {
+    const s = this.state(name);
+    s.startedAt = this.ctx.now();
+    s.healthFails = 0;
+  }
+
+  /** Reset the crash history (an operator's explicit start). */
+  reset(name: string): void {
+    const s = this.state(name);
+    if (s.timer) clearTimeout(s.timer);
+    s.timer = undefined;
+    s.crash = { consecutive: 0 };
+  }
+
+  forget(name: string): void {
+    const s = this.states.get(name);
+    if (s?.timer) clearTimeout(s.timer);
+    this.states.delete(name);
+  }
+
+  /** Run `fn` while exits of this profile are expected (restart, migration), not crashes. */
+  async quietly<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const s = this.state(name);
+    s.quiet++;
+    try {
+      return await fn();
+    } finally {
+      s.quiet--;
+    }
+  }
+
+  /** At daemon start: re-adopt what still runs, start what should run and does not. No duplicates: adopt comes first. */
+  async boot(): Promise<{ adopted: string[]; started: string[]; failed: string[] }> {
+    const out = { adopted: [] as string[], started: [] as string[], failed: [] as string[] };
+    for (const row of await this.ctx.registry.list()) {
+      if (!this.ctx.drivers.has(row.tier)) {
+        this.ctx.log.warn({ profile: row.name, tier: row.tier }, "no driver for this tier on this host; profile left alone");
+        continue;
+      }
+      const driver = this.ctx.drivers.for(row.tier);
+      const spec = specOf(this.ctx, row);
+      const adopted = await driver.adopt(spec, handleOf(row)).catch(() => false);
+      if (adopted) {
+        this.started(row.name);
+        out.adopted.push(row.name);
+        await this.event(row.name, "adopt", "ok", { pid: row.pid, container_id: row.container_id });
+        if (row.desired_state === "stopped") await this.stopNow(row);
+        continue;
+      }
+      if (row.desired_state !== "running" || row.status === "error") {
+        if (row.status !== "error" && row.status !== "stopped") await this.ctx.registry.update(row.name, { status: "stopped", pid: null });
+        continue;
+      }
+      try {
+        await this.mutex.run(row.name, () => startWorkload(this.ctx, row, false));
+        this.started(row.name);
+        out.started.push(row.name);
+        await this.event(row.name, "boot-start", "ok", {});
+      } catch (err) {
+        out.failed.push(row.name);
+        await this.ctx.registry.update(row.name, { status: "error", last_error: (err as Error).message });
+        await this.event(row.name, "boot-start", "error", { error: (err as Error).message });
+      }
+    }
+    return out;
+  }
+
+  private async stopNow(row: ProfileRow): Promise<void> {
+    await this.quietly(row.name, () => stopWorkload(this.ctx, row));
+    await this.ctx.registry.update(row.name, { status: "stopped", pid: null, pid_start_time: null });
+  }
+
+  private async onExit(name: string, generation: number, code: number | null, signal: string | null): Promise<void> {
+    if (this.closed) return;
+    const s = this.state(name);
+    if (s.quiet > 0) return;
+    const row = await this.ctx.registry.get(name);
+    if (!row || row.generation !== generation || row.status === "migrating") return;
+    if (row.desired_state !== "running") {
+      await this.ctx.registry.update(name, { status: "stopped", pid: null, pid_start_time: null });
+      return;
+    }
+    const how = signal ? `killed by ${signal}` : code === null ? "disappeared" : `exited with code ${code}`;
+    await this.crashed(row, how);
+  }
+
+  /** Decide what a crash (or a failed health streak) means: a delayed restart, or `error` after too many. */
+  private async crashed(row: ProfileRow, how: string): Promise<void> {
+    const s = this.state(row.name);
+    const uptime = this.ctx.now() - s.startedAt;
+    const { decision, state } = onCrash(this.ctx.cfg.restart, s.crash, uptime);
+    s.crash = state;
+    if (decision.action === "give-up") {
+      const msg = `${how}; gave up after ${decision.attempts} restarts that never stayed up ${this.ctx.cfg.restart.stableMs / 1000} s`;
+      await this.ctx.registry.update(row.name, { status: "error", last_error: msg, pid: null, pid_start_time: null });
+      await this.event(row.name, "crash-loop", "error", { reason: how, attempts: decision.attempts });
+      this.ctx.log.error({ profile: row.name, reason: how }, "profile keeps crashing; left in error");
+      return;
+    }
+    await this.ctx.registry.update(row.name, { status: "starting", last_error: how, pid: null, pid_start_time: null });
+    await this.event(row.name, "crash", "error", { reason: how, restart_in_ms: decision.delayMs, attempt: decision.attempt });
+    this.ctx.log.warn({ profile: row.name, reason: how, delayMs: decision.delayMs }, "profile crashed; restarting");
+    if (s.timer) clearTimeout(s.timer);
+    s.timer = setTimeout(() => {
+      s.timer = undefined;
+      void this.restartAfterCrash(row.name);
+    }, decision.delayMs);
+  }
+
+  private async restartAfterCrash(name: string): Promise<void> {
+    if (this.closed) return;
+    await this.mutex.run(name, async () => {
+      const row = await this.ctx.registry.get(name);
+      if (!row || row.desired_state !== "running" || row.status === "migrating" || row.status === "error") return;
+      try {
+        await this.ctx.registry.bumpRestarts(name);
+        const cur = await startWorkload(this.ctx, row, false);
+        this.started(name);
+        void this.promoteWhenHealthy(cur);
+      } catch (err) {
+        await this.crashed(row, `restart failed: ${(err as Error).message}`);
+      }
+    });
+  }
+
+  /** After a restart: mark the profile running as soon as it answers, rather than at the next health round. */
+  private async promoteWhenHealthy(row: ProfileRow): Promise<void> {
+    try {
+      await waitHealthy({ port: row.port, timeoutMs: this.ctx.cfg.startTimeoutMs, intervalMs: 100 });
+      const cur = await this.ctx.registry.get(row.name);
+      if (cur?.status === "starting" && cur.pid === row.pid && cur.container_id === row.container_id)
+        await this.ctx.registry.update(row.name, { status: "running", last_error: null, last_health_check: new Date(this.ctx.now()).toISOString() });
+    } catch {
+      /* the health loop and the exit handler deal with it */
+    }
+  }
+
+  /** One health round: probe every profile that should run; restart after N failures in a row. */
+  async healthRound(): Promise<void> {
+    const rows = await this.ctx.registry.list();
+    await Promise.all(
+      rows
+        .filter((r) => r.desired_state === "running" && (r.status === "running" || r.status === "starting"))
+        .map((r) => this.checkOne(r)),
+    );
+  }
+
+  private async checkOne(row: ProfileRow): Promise<void> {
+    const s = this.state(row.name);
+    if (s.quiet > 0 || s.timer) return;
+    const h = await probeHealth(row.port, 2000);
+    if (h.ok) {
+      s.healthFails = 0;
+      await this.ctx.registry.update(row.name, {
+        last_health_check: new Date(this.ctx.now()).toISOString(),
+        ...(row.status === "starting" ? { status: "running" as const, last_error: null } : {}),
+      });
+      return;
+    }
+    s.healthFails++;
+    const grace = this.ctx.now() - s.startedAt < this.ctx.cfg.startTimeoutMs;
+    if (row.status === "starting" && grace) return;
+    if (s.healthFails < this.ctx.cfg.health.failures) return;
+    s.healthFails = 0;
+    await this.mutex.run(row.name, () => this.quietly(row.name, () => stopWorkload(this.ctx, row, 5_000)));
+    await this.crashed(row, `unhealthy: ${h.error ?? `HTTP ${h.httpStatus} ${h.status}`}`);
+  }
+
+  /** Periodic work: health probes and log rotation. */
+  startLoops(): void {
+    const health = setInterval(() => {
+      void this.healthRound().catch((err) => this.ctx.log.error({ err }, "health round failed"));
+    }, this.ctx.cfg.health.intervalMs);
+    const rotate = setInterval(() => {
+      for (const d of this.ctx.drivers.all()) (d as { rotateLogs?: () => void }).rotateLogs?.();
+    }, 10_000);
+    this.timers.push(health, rotate);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    for (const s of this.states.values()) if (s.timer) clearTimeout(s.timer);
+  }
+
+  private event(profile: string, action: string, result: "ok" | "error" | "info", detail: Record<string, unknown>) {
+    return this.ctx.registry.addEvent({ profile, actor: "supervisor", action, result, detail });
+  }
+}

@@ -1,0 +1,49 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { APP_DIR } from "../config.js";
+import { buildSecrets, parseSecretsSchema, randomString, secretsFingerprint } from "./secrets.js";
+
+const schema = parseSecretsSchema(
+  JSON.parse(readFileSync(join(APP_DIR, "profile/template-stock-research-pro/secrets.schema.json"), "utf8")),
+);
+
+test("the template declares the plan's secrets", () => {
+  for (const k of ["SILICONFLOW_API_KEY", "TWILIGHT_API_TOKEN", "API_SERVER_KEY", "MCP_TUSHARE_TOKEN", "WEIXIN_HOME_CHANNEL"]) {
+    assert.ok(k in schema.secrets, k);
+  }
+});
+
+test("generated secrets have the declared prefix, length and alphabet, and differ per profile", () => {
+  const a = buildSecrets(schema, {});
+  const b = buildSecrets(schema, {});
+  assert.match(a.API_SERVER_KEY ?? "", /^hk_[A-Za-z0-9]{37}$/);
+  assert.match(a.SILICONFLOW_API_KEY ?? "", /^sk-[A-Za-z0-9]{45}$/);
+  assert.match(a.TWILIGHT_API_TOKEN ?? "", /^tw_[A-Za-z0-9_-]{40}$/);
+  assert.match(a.MCP_TUSHARE_TOKEN ?? "", /^tmcp_[A-Za-z0-9]{35}$/);
+  for (const k of Object.keys(a)) assert.notEqual(a[k], b[k], k);
+  assert.equal(a.WEIXIN_HOME_CHANNEL, undefined);
+});
+
+test("supplied secrets are checked; unknown keys are refused", () => {
+  assert.equal(buildSecrets(schema, { WEIXIN_HOME_CHANNEL: "wx_home-1" }).WEIXIN_HOME_CHANNEL, "wx_home-1");
+  assert.throws(() => buildSecrets(schema, { WEIXIN_HOME_CHANNEL: "bad value;" }), /does not match/);
+  assert.throws(() => buildSecrets(schema, { NOPE: "1" }), /not a secret this template declares/);
+});
+
+test("randomString is uniform over its alphabet and deterministic for a given source", () => {
+  let i = 0;
+  const rnd = (n: number) => Buffer.from(Array.from({ length: n }, () => i++ % 256));
+  const s = randomString("ab", 8, rnd);
+  assert.equal(s, "abababab");
+  assert.equal(randomString("0123456789", 1000).length, 1000);
+});
+
+test("the fingerprint changes with any value and does not contain it", () => {
+  const s = { A: "secret-value-1", B: "x" };
+  const f = secretsFingerprint(s);
+  assert.match(f, /^[0-9a-f]{64}$/);
+  assert.notEqual(f, secretsFingerprint({ ...s, B: "y" }));
+  assert.ok(!f.includes("secret-value-1"));
+});
