@@ -50,7 +50,11 @@ const Schema = z
     FLEET_HEALTH_FAILURES: z.coerce.number().int().min(1).default(3),
     FLEET_START_TIMEOUT_MS: ms(30_000),
     FLEET_STOP_TIMEOUT_MS: ms(10_000),
-    FLEET_LOG_MAX_BYTES: z.coerce.number().int().min(1024).default(10 * 1024 * 1024),
+    FLEET_LOG_MAX_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(10 * 1024 * 1024),
     FLEET_LOG_KEEP: z.coerce.number().int().min(1).max(50).default(5),
     LOG_LEVEL: z.string().default("info"),
   })

@@ -6,9 +6,24 @@ export function fleetMetrics() {
   collectDefaultMetrics({ register: registry, prefix: "fleet_" });
   return {
     registry,
-    profiles: new Gauge({ name: "fleet_profiles", help: "Profiles by tier and status", labelNames: ["tier", "status"], registers: [registry] }),
-    restarts: new Gauge({ name: "fleet_profile_restarts", help: "Restarts recorded for a profile", labelNames: ["profile"], registers: [registry] }),
-    apiRequests: new Counter({ name: "fleet_api_requests_total", help: "Admin API requests", labelNames: ["method", "route", "status"], registers: [registry] }),
+    profiles: new Gauge({
+      name: "fleet_profiles",
+      help: "Profiles by tier and status",
+      labelNames: ["tier", "status"],
+      registers: [registry],
+    }),
+    restarts: new Gauge({
+      name: "fleet_profile_restarts",
+      help: "Restarts recorded for a profile",
+      labelNames: ["profile"],
+      registers: [registry],
+    }),
+    apiRequests: new Counter({
+      name: "fleet_api_requests_total",
+      help: "Admin API requests",
+      labelNames: ["method", "route", "status"],
+      registers: [registry],
+    }),
     frontDoor: new Histogram({
       name: "fleet_frontdoor_request_duration_seconds",
       help: "Front-door requests by profile and status",

@@ -58,10 +58,20 @@ export class FleetClient {
   }
 
   /** A long operation: progress lines go to `onProgress`, the result is returned, an error line is thrown. */
-  async op<T>(method: string, path: string, body: unknown, onProgress: (p: ProgressLine) => void, headers: Record<string, string> = {}): Promise<T> {
+  async op<T>(
+    method: string,
+    path: string,
+    body: unknown,
+    onProgress: (p: ProgressLine) => void,
+    headers: Record<string, string> = {},
+  ): Promise<T> {
     const res = await this.fetch(path, {
       method,
-      headers: { accept: "application/x-ndjson", ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
+      headers: {
+        accept: "application/x-ndjson",
+        ...(body !== undefined ? { "content-type": "application/json" } : {}),
+        ...headers,
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     if (!res.ok) throw errorFromBody(await res.json().catch(() => undefined), res.status);

@@ -32,10 +32,12 @@ export function daemonCommands(program: Command, cfg: () => FleetConfig, entry: 
   program
     .command("serve")
     .description("run the fleet daemon in the foreground (supervisor, admin API, front door)")
-    .action(action(async () => {
-      await serve();
-      return undefined;
-    }));
+    .action(
+      action(async () => {
+        await serve();
+        return undefined;
+      }),
+    );
 
   program
     .command("up")
@@ -89,7 +91,8 @@ export function daemonCommands(program: Command, cfg: () => FleetConfig, entry: 
         }
         process.kill(p.pid, "SIGTERM");
         for (let i = 0; i < 100 && isSameProcessAlive(p.pid); i++) await sleep(100);
-        if (isSameProcessAlive(p.pid)) throw new Unavailable(`daemon pid ${p.pid} did not exit in 10 s`, { hint: `kill -9 ${p.pid}` });
+        if (isSameProcessAlive(p.pid))
+          throw new Unavailable(`daemon pid ${p.pid} did not exit in 10 s`, { hint: `kill -9 ${p.pid}` });
         if (json) printJson({ status: "stopped", pid: p.pid });
         else process.stdout.write(`fleet daemon stopped (pid ${p.pid}); profiles keep running\n`);
         return undefined;

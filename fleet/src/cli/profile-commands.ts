@@ -1,6 +1,7 @@
 /** Profile verbs: spawn, list, start, stop, restart, health, logs, exec, rm, unit, events. Thin: all work happens in the daemon. */
+
+import { assertProfileName, InputInvalid } from "@twilight/core";
 import { type Command, Option } from "commander";
-import { InputInvalid } from "@twilight/core";
 import type { FleetClient } from "./client.js";
 import { EXIT } from "./exit-codes.js";
 import { bytes, duration, progressPrinter, table } from "./format.js";
@@ -45,38 +46,56 @@ export function profileCommands(program: Command, client: Client): void {
     .addOption(new Option("--tier <tier>", "running tier").choices(["prefab", "container"]).makeOptionMandatory())
     .option("--plan <plan>", "billing plan code")
     .option("--user <id>", "the paying user's id")
-    .option("--set <KEY=VALUE>", "supply a secret declared in secrets.schema.json (repeatable)", (v, a: string[]) => [...a, v], [])
+    .option(
+      "--set <KEY=VALUE>",
+      "supply a secret declared in secrets.schema.json (repeatable)",
+      (v, a: string[]) => [...a, v],
+      [],
+    )
     .option("--idempotency-key <key>", "return the existing profile when this key was used before (billing: the order id)")
-    .addHelpText("after", "\nExamples:\n  hermes-admin spawn test-basic-1 --tier prefab\n  hermes-admin spawn user-42 --tier container --plan dedicated_pro --set WEIXIN_HOME_CHANNEL=wx_42 --idempotency-key ord_42 --json")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  hermes-admin spawn test-basic-1 --tier prefab\n  hermes-admin spawn user-42 --tier container --plan dedicated_pro --set WEIXIN_HOME_CHANNEL=wx_42 --idempotency-key ord_42 --json",
+    )
     .action(
-      action(async (name: string, o: { tier: string; plan?: string; user?: string; set: string[]; idempotencyKey?: string }, cmd: Command) => {
-        const g = cmd.optsWithGlobals<GlobalOpts>();
-        const headers: Record<string, string> = o.idempotencyKey ? { "idempotency-key": o.idempotencyKey } : {};
-        if (!g.json) process.stderr.write(`spawning ${name} (${o.tier})\n`);
-        const r = await client().op<{ created: boolean; profile: ProfileJson; connection: Record<string, unknown> }>(
-          "PUT",
-          `/v1/profiles/${encodeURIComponent(name)}`,
-          { tier: o.tier, plan: o.plan ?? null, user_id: o.user ?? null, set: parseSet(o.set) },
-          progressPrinter(),
-          headers,
-        );
-        if (g.json) return void printJson(r);
-        const p = r.profile;
-        process.stdout.write(
-          `${r.created ? "created" : "exists (same idempotency key)"}: ${p.name}\n` +
-            table(["FIELD", "VALUE"], [
-              ["tier", p.tier],
-              ["status", p.status],
-              ["path", p.profile_path],
-              ["status url", p.status_url],
-              ["api base", String(r.connection.api_base)],
-              ["api key", String(r.connection.api_key)],
-              ["port", p.port],
-              ["uid", p.uid],
-            ]) +
-            "\n",
-        );
-      }),
+      action(
+        async (
+          name: string,
+          o: { tier: string; plan?: string; user?: string; set: string[]; idempotencyKey?: string },
+          cmd: Command,
+        ) => {
+          const g = cmd.optsWithGlobals<GlobalOpts>();
+          assertProfileName(name);
+          const headers: Record<string, string> = o.idempotencyKey ? { "idempotency-key": o.idempotencyKey } : {};
+          if (!g.json) process.stderr.write(`spawning ${name} (${o.tier})\n`);
+          const r = await client().op<{ created: boolean; profile: ProfileJson; connection: Record<string, unknown> }>(
+            "PUT",
+            `/v1/profiles/${encodeURIComponent(name)}`,
+            { tier: o.tier, plan: o.plan ?? null, user_id: o.user ?? null, set: parseSet(o.set) },
+            progressPrinter(),
+            headers,
+          );
+          if (g.json) return void printJson(r);
+          const p = r.profile;
+          process.stdout.write(
+            `${r.created ? "created" : "exists (same idempotency key)"}: ${p.name}\n` +
+              table(
+                ["FIELD", "VALUE"],
+                [
+                  ["tier", p.tier],
+                  ["status", p.status],
+                  ["path", p.profile_path],
+                  ["status url", p.status_url],
+                  ["api base", String(r.connection.api_base)],
+                  ["api key", String(r.connection.api_key)],
+                  ["port", p.port],
+                  ["uid", p.uid],
+                ],
+              ) +
+              "\n",
+          );
+        },
+      ),
     );
 
   program
@@ -84,12 +103,16 @@ export function profileCommands(program: Command, client: Client): void {
     .alias("ls")
     .description("show all profiles with their workload, port, uptime, CPU and memory")
     .option("--no-stats", "skip the CPU/memory sample (faster)")
-    .addHelpText("after", "\nExamples:\n  hermes-admin list\n  hermes-admin list --json | jq '.profiles[] | select(.status != \"running\")'")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  hermes-admin list\n  hermes-admin list --json | jq '.profiles[] | select(.status != \"running\")'",
+    )
     .action(
       action(async (o: { stats: boolean }, cmd: Command) => {
         const r = await client().json<{ profiles: ProfileJson[] }>("GET", `/v1/profiles${o.stats ? "?stats=1" : ""}`);
         if (cmd.optsWithGlobals<GlobalOpts>().json) return void printJson(r);
-        if (r.profiles.length === 0) return void process.stdout.write("no profiles (create one: hermes-admin spawn <name> --tier prefab)\n");
+        if (r.profiles.length === 0)
+          return void process.stdout.write("no profiles (create one: hermes-admin spawn <name> --tier prefab)\n");
         process.stdout.write(
           `${table(
             ["NAME", "TIER", "STATUS", "PID/CONTAINER", "PORT", "UPTIME", "CPU%", "MEM", "RESTARTS", "GEN", "LAST ERROR"],
@@ -114,13 +137,20 @@ export function profileCommands(program: Command, client: Client): void {
   for (const verb of ["start", "stop", "restart"] as const) {
     program
       .command(verb)
-      .description(`${verb} a profile${verb === "stop" ? " (SIGTERM, then SIGKILL after the timeout)" : " and wait until it is healthy"}`)
+      .description(
+        `${verb} a profile${verb === "stop" ? " (SIGTERM, then SIGKILL after the timeout)" : " and wait until it is healthy"}`,
+      )
       .argument("<name>")
       .addHelpText("after", `\nExample:\n  hermes-admin ${verb} test-basic-1`)
       .action(
         action(async (name: string, _o: unknown, cmd: Command) => {
           const g = cmd.optsWithGlobals<GlobalOpts>();
-          const p = await client().op<ProfileJson>("POST", `/v1/profiles/${encodeURIComponent(name)}/${verb}`, undefined, progressPrinter());
+          const p = await client().op<ProfileJson>(
+            "POST",
+            `/v1/profiles/${encodeURIComponent(name)}/${verb}`,
+            undefined,
+            progressPrinter(),
+          );
           if (g.json) return void printJson(p);
           process.stdout.write(`${p.name}: ${p.status}${p.pid ? ` (pid ${p.pid})` : ""}\n`);
         }),
@@ -135,15 +165,31 @@ export function profileCommands(program: Command, client: Client): void {
     .action(
       action(async (name: string | undefined, _o: unknown, cmd: Command) => {
         const c = client();
-        const names = name ? [name] : (await c.json<{ profiles: ProfileJson[] }>("GET", "/v1/profiles")).profiles.map((p) => p.name);
-        type H = { name: string; tier: string; status: string; healthy: boolean; probe: { latencyMs: number; error?: string }; last_error: string | null };
+        const names = name
+          ? [name]
+          : (await c.json<{ profiles: ProfileJson[] }>("GET", "/v1/profiles")).profiles.map((p) => p.name);
+        type H = {
+          name: string;
+          tier: string;
+          status: string;
+          healthy: boolean;
+          probe: { latencyMs: number; error?: string };
+          last_error: string | null;
+        };
         const results = await Promise.all(names.map((n) => c.json<H>("GET", `/v1/profiles/${encodeURIComponent(n)}/health`)));
         if (cmd.optsWithGlobals<GlobalOpts>().json) printJson({ profiles: results });
         else
           process.stdout.write(
             `${table(
               ["NAME", "TIER", "STATUS", "HEALTH", "LATENCY", "DETAIL"],
-              results.map((h) => [h.name, h.tier, h.status, h.healthy ? "ok" : "FAIL", `${h.probe.latencyMs}ms`, h.probe.error ?? h.last_error]),
+              results.map((h) => [
+                h.name,
+                h.tier,
+                h.status,
+                h.healthy ? "ok" : "FAIL",
+                `${h.probe.latencyMs}ms`,
+                h.probe.error ?? h.last_error,
+              ]),
             )}\n`,
           );
         return results.every((h) => h.healthy) ? EXIT.ok : EXIT.checkFailed;
@@ -179,23 +225,32 @@ export function profileCommands(program: Command, client: Client): void {
     .description("run a command inside a profile: its uid, its directory, its environment; exits with the command's code")
     .argument("<name>")
     .argument("<cmd...>", "command and arguments (put them after --)")
-    .addHelpText("after", "\nExamples:\n  hermes-admin exec test-basic-1 -- id\n  hermes-admin exec test-basic-1 -- fetch_price 600519\n  hermes-admin exec test-basic-1 --json -- cat .env   # {stdout, stderr, exit}")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  hermes-admin exec test-basic-1 -- id\n  hermes-admin exec test-basic-1 -- fetch_price 600519\n  hermes-admin exec test-basic-1 --json -- cat .env   # {stdout, stderr, exit}",
+    )
     .action(
       action(async (name: string, argv: string[], _o: unknown, cmd: Command) => {
         const json = cmd.optsWithGlobals<GlobalOpts>().json;
         let exit = EXIT.failure as number;
         const out: Buffer[] = [];
         const err: Buffer[] = [];
-        await client().stream(`/v1/profiles/${encodeURIComponent(name)}/exec`, (l) => {
-          const f = JSON.parse(l) as { s?: "o" | "e"; d?: string; exit?: number };
-          if (f.exit !== undefined) exit = f.exit;
-          else if (f.d !== undefined) {
-            const b = Buffer.from(f.d, "base64");
-            if (json) (f.s === "o" ? out : err).push(b);
-            else (f.s === "o" ? process.stdout : process.stderr).write(b);
-          }
-        }, undefined, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ argv }) });
-        if (json) printJson({ profile: name, argv, exit, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+        await client().stream(
+          `/v1/profiles/${encodeURIComponent(name)}/exec`,
+          (l) => {
+            const f = JSON.parse(l) as { s?: "o" | "e"; d?: string; exit?: number };
+            if (f.exit !== undefined) exit = f.exit;
+            else if (f.d !== undefined) {
+              const b = Buffer.from(f.d, "base64");
+              if (json) (f.s === "o" ? out : err).push(b);
+              else (f.s === "o" ? process.stdout : process.stderr).write(b);
+            }
+          },
+          undefined,
+          { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ argv }) },
+        );
+        if (json)
+          printJson({ profile: name, argv, exit, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
         return exit;
       }),
     );
@@ -222,7 +277,10 @@ export function profileCommands(program: Command, client: Client): void {
     .command("unit")
     .description("print a systemd unit for a prefab profile (for hosts that prefer systemd)")
     .argument("<name>")
-    .addHelpText("after", "\nExample:\n  hermes-admin unit test-basic-1 > /etc/systemd/system/hermes-profile-test-basic-1.service")
+    .addHelpText(
+      "after",
+      "\nExample:\n  hermes-admin unit test-basic-1 > /etc/systemd/system/hermes-profile-test-basic-1.service",
+    )
     .action(
       action(async (name: string, _o: unknown, cmd: Command) => {
         const text = await client().text("GET", `/v1/profiles/${encodeURIComponent(name)}/unit`);
@@ -239,13 +297,15 @@ export function profileCommands(program: Command, client: Client): void {
     .action(
       action(async (name: string | undefined, o: { limit: string }, cmd: Command) => {
         const q = new URLSearchParams({ limit: o.limit, ...(name ? { profile: name } : {}) });
-        const r = await client().json<{ events: Array<{ at: string; profile: string; actor: string; action: string; result: string; detail: unknown }> }>(
-          "GET",
-          `/v1/events?${q}`,
-        );
+        const r = await client().json<{
+          events: Array<{ at: string; profile: string; actor: string; action: string; result: string; detail: unknown }>;
+        }>("GET", `/v1/events?${q}`);
         if (cmd.optsWithGlobals<GlobalOpts>().json) return void printJson(r);
         process.stdout.write(
-          `${table(["AT", "PROFILE", "ACTOR", "ACTION", "RESULT", "DETAIL"], r.events.map((e) => [e.at, e.profile, e.actor, e.action, e.result, JSON.stringify(e.detail).slice(0, 80)]))}\n`,
+          `${table(
+            ["AT", "PROFILE", "ACTOR", "ACTION", "RESULT", "DETAIL"],
+            r.events.map((e) => [e.at, e.profile, e.actor, e.action, e.result, JSON.stringify(e.detail).slice(0, 80)]),
+          )}\n`,
         );
       }),
     );

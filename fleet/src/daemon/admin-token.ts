@@ -20,10 +20,14 @@ export function ensureAdminToken(file: string): string {
 export function readAdminToken(file: string): string {
   try {
     const st = statSync(file);
-    if ((st.mode & 0o077) !== 0) throw new Unauthorized(`${file} is readable by others (mode ${(st.mode & 0o777).toString(8)})`, `chmod 600 ${file}`);
+    if ((st.mode & 0o077) !== 0)
+      throw new Unauthorized(`${file} is readable by others (mode ${(st.mode & 0o777).toString(8)})`, `chmod 600 ${file}`);
     return readFileSync(file, "utf8").trim();
   } catch (e) {
     if (e instanceof Unauthorized) throw e;
-    throw new Unauthorized(`cannot read the admin token at ${file}`, "start the daemon first (hermes-admin up) and run as the same user");
+    throw new Unauthorized(
+      `cannot read the admin token at ${file}`,
+      "start the daemon first (hermes-admin up) and run as the same user",
+    );
   }
 }

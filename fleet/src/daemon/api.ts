@@ -1,6 +1,6 @@
 /** The fleet daemon's HTTP API (admin, bearer token) and the front door (`/p/<profile>/...`). */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { InputInvalid, type Logger, readJson, requireBearer, Router, sendJson } from "@twilight/core";
+import { InputInvalid, type Logger, Router, readJson, requireBearer, sendJson } from "@twilight/core";
 import { z } from "zod";
 import type { FleetMetrics } from "../metrics.js";
 import type { ProfileRow } from "../registry/types.js";
@@ -35,7 +35,10 @@ const ExecBody = z.object({ argv: z.array(z.string()).min(1).max(256) }).strict(
 
 function parse<S extends z.ZodTypeAny>(schema: S, body: unknown): z.infer<S> {
   const r = schema.safeParse(body);
-  if (!r.success) throw new InputInvalid(`invalid request body: ${r.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ")}`);
+  if (!r.success)
+    throw new InputInvalid(
+      `invalid request body: ${r.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ")}`,
+    );
   return r.data;
 }
 
@@ -74,7 +77,9 @@ export function buildApi(d: ApiDeps): Router {
     auth(req);
     const withStats = url.searchParams.get("stats") === "1";
     const rows = await d.profiles.list();
-    const out = await Promise.all(rows.map(async (row) => ({ ...view(row), runtime: await d.profiles.runtimeView(row, withStats) })));
+    const out = await Promise.all(
+      rows.map(async (row) => ({ ...view(row), runtime: await d.profiles.runtimeView(row, withStats) })),
+    );
     sendJson(res, 200, { profiles: out });
   });
   r.on("GET", "/v1/profiles/:name", async (req, res, p) => {
@@ -110,7 +115,9 @@ export function buildApi(d: ApiDeps): Router {
   for (const verb of ["start", "stop", "restart"] as const) {
     r.on("POST", `/v1/profiles/:name/${verb}`, async (req, res, p) => {
       auth(req);
-      await respondOp(req, res, async (progress) => view(await d.profiles[verb](p.name as string, actorOf(req), progress)), { log: d.log });
+      await respondOp(req, res, async (progress) => view(await d.profiles[verb](p.name as string, actorOf(req), progress)), {
+        log: d.log,
+      });
     });
   }
   r.on("DELETE", "/v1/profiles/:name", async (req, res, p, url) => {
@@ -124,7 +131,14 @@ export function buildApi(d: ApiDeps): Router {
     auth(req);
     const row = await d.profiles.get(p.name as string);
     const direct = await probeHealth(row.port, 3000);
-    sendJson(res, 200, { name: row.name, tier: row.tier, status: row.status, healthy: direct.ok, probe: direct, last_error: row.last_error });
+    sendJson(res, 200, {
+      name: row.name,
+      tier: row.tier,
+      status: row.status,
+      healthy: direct.ok,
+      probe: direct,
+      last_error: row.last_error,
+    });
   });
   r.on("GET", "/v1/profiles/:name/logs", async (req, res, p, url) => {
     auth(req);
@@ -150,7 +164,13 @@ export function buildApi(d: ApiDeps): Router {
     res.on("close", () => ac.abort());
     res.writeHead(200, { "content-type": "application/x-ndjson", "cache-control": "no-store" });
     const frame = (s: "o" | "e") => (b: Buffer) => res.write(`${JSON.stringify({ s, d: b.toString("base64") })}\n`);
-    await d.ctx.registry.addEvent({ profile: row.name, actor: actorOf(req), action: "exec", result: "info", detail: { argv0: body.argv[0] } });
+    await d.ctx.registry.addEvent({
+      profile: row.name,
+      actor: actorOf(req),
+      action: "exec",
+      result: "info",
+      detail: { argv0: body.argv[0] },
+    });
     const code = await d.ctx.drivers
       .for(row.tier)
       .exec(specOf(d.ctx, row), body.argv, { onStdout: frame("o"), onStderr: frame("e"), signal: ac.signal });

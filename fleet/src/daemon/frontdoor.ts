@@ -20,7 +20,17 @@ interface Gate {
   since: number;
 }
 
-const HOP = new Set(["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "host"]);
+const HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "host",
+]);
 
 export class FrontDoor {
   private readonly gates = new Map<string, Gate>();
@@ -78,7 +88,9 @@ export class FrontDoor {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         g.waiters.splice(g.waiters.indexOf(done), 1);
-        reject(new DomainError("TIMEOUT", `profile ${profile} did not come back within ${this.deadlineMs} ms`, { retryable: true }));
+        reject(
+          new DomainError("TIMEOUT", `profile ${profile} did not come back within ${this.deadlineMs} ms`, { retryable: true }),
+        );
       }, this.deadlineMs);
       const done = () => {
         clearTimeout(timer);
@@ -132,7 +144,12 @@ export class FrontDoor {
         });
       });
       up.on("error", (e) =>
-        reject(new DomainError("UPSTREAM", `profile did not answer: ${e.message}`, { retryable: true, hint: "hermes-admin health <name>" })),
+        reject(
+          new DomainError("UPSTREAM", `profile did not answer: ${e.message}`, {
+            retryable: true,
+            hint: "hermes-admin health <name>",
+          }),
+        ),
       );
       req.pipe(up);
     });

@@ -47,7 +47,12 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
   await installSkills(cfg);
   const registry = await openRegistry(cfg.dbUrl);
   await registry.migrate();
-  const processDriver = new ProcessDriver({ appDir: cfg.appDir, log: log.child({ driver: "process" }), logs: cfg.logs, command: o.processCommand });
+  const processDriver = new ProcessDriver({
+    appDir: cfg.appDir,
+    log: log.child({ driver: "process" }),
+    logs: cfg.logs,
+    command: o.processCommand,
+  });
   const docker = await (o.containerDriver?.() ?? Promise.resolve(undefined)).catch((err) => {
     log.warn({ err: (err as Error).message }, "container tier unavailable on this host");
     return undefined;
@@ -76,7 +81,11 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
     void (async () => {
       if (await handleFrontDoor(frontDoor, req, res)) return;
       await api.handle(req, res, log);
-      metrics.apiRequests.inc({ method: req.method ?? "", route: (req.url ?? "").split("/").slice(0, 3).join("/"), status: String(res.statusCode) });
+      metrics.apiRequests.inc({
+        method: req.method ?? "",
+        route: (req.url ?? "").split("/").slice(0, 3).join("/"),
+        status: String(res.statusCode),
+      });
     })();
   });
   server.keepAliveTimeout = 65_000;

@@ -1,10 +1,16 @@
-import { agentEntry, processEnv } from "../runtime/process-env.js";
 import type { ProfileRow } from "../registry/types.js";
+import { agentEntry, processEnv } from "../runtime/process-env.js";
 import type { FleetContext } from "../service/context.js";
 import { renderSystemdUnit } from "../units/systemd.js";
 
 export function unitFor(ctx: FleetContext, row: ProfileRow): string {
-  const env = processEnv({ dir: row.profile_path, appDir: ctx.cfg.appDir, nodePath: process.execPath, generation: row.generation, dotenv: {} });
+  const env = processEnv({
+    dir: row.profile_path,
+    appDir: ctx.cfg.appDir,
+    nodePath: process.execPath,
+    generation: row.generation,
+    dotenv: {},
+  });
   return renderSystemdUnit({
     profile: row.name,
     dir: row.profile_path,

@@ -51,9 +51,13 @@ export async function materializeProfile(o: MaterializeOptions): Promise<string>
     await writeFile(join(staging, "memories", "USER.md"), "", { mode: 0o600 });
     await writeFile(join(staging, "profile.yaml"), `name: ${name}\ndescription: stock research (pro)\n`, { mode: 0o600 });
     const envTemplate = await readFile(join(o.templateDir, ".env.example"), "utf8");
-    await writeFile(join(staging, ".env"), renderDotEnv(envTemplate, { profile: name, port: o.render.port, secrets: o.secrets }), {
-      mode: 0o600,
-    });
+    await writeFile(
+      join(staging, ".env"),
+      renderDotEnv(envTemplate, { profile: name, port: o.render.port, secrets: o.secrets }),
+      {
+        mode: 0o600,
+      },
+    );
     await writeConfig(staging, o.templateDir, o.render);
     await symlink(o.skillsDir, join(staging, "skills"));
     await chownTree(staging, o.uid, o.gid);

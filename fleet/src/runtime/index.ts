@@ -10,7 +10,11 @@ export interface SpecContext {
   image?: string;
 }
 
-export function specFor(row: ProfileRow, ctx: SpecContext, override?: { tier?: Tier; generation?: number; port?: number }): WorkloadSpec {
+export function specFor(
+  row: ProfileRow,
+  ctx: SpecContext,
+  override?: { tier?: Tier; generation?: number; port?: number },
+): WorkloadSpec {
   return {
     profile: row.name,
     tier: override?.tier ?? row.tier,
@@ -40,7 +44,8 @@ export class Drivers {
     const d = this.byTier[tier];
     if (!d)
       throw new DriverError(tier === "container" ? "docker" : "process", `no driver for tier ${tier} on this host`, {
-        hint: tier === "container" ? "start Docker Engine (scripts/lib/common.sh ensure_docker) and restart the fleet" : undefined,
+        hint:
+          tier === "container" ? "start Docker Engine (scripts/lib/common.sh ensure_docker) and restart the fleet" : undefined,
       });
     return d;
   }

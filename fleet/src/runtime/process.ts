@@ -261,7 +261,16 @@ async function waitGone(t: Tracked, timeoutMs: number): Promise<boolean> {
   return !isSameProcessAlive(t.pid, t.startTime);
 }
 
-const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
+const SIGNALS: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGABRT: 6,
+  SIGKILL: 9,
+  SIGSEGV: 11,
+  SIGPIPE: 13,
+  SIGTERM: 15,
+};
 function signalNumber(s: string | null): number {
   return s ? (SIGNALS[s] ?? 0) : 0;
 }

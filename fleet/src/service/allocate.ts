@@ -21,7 +21,9 @@ export async function allocatePort(range: { low: number; high: number }, used: S
     if (used.has(n)) continue;
     if (await portIsFree(n)) return n;
   }
-  throw new Unavailable(`no free port in ${range.low}-${range.high}`, { hint: "widen FLEET_PORT_RANGE or remove unused profiles" });
+  throw new Unavailable(`no free port in ${range.low}-${range.high}`, {
+    hint: "widen FLEET_PORT_RANGE or remove unused profiles",
+  });
 }
 
 /** uids named in /etc/passwd belong to someone else: never hand them to a profile. */

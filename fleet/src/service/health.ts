@@ -37,8 +37,11 @@ export async function waitHealthy(opts: {
   while (Date.now() < deadline) {
     last = await probeHealth(opts.port, Math.min(2000, Math.max(100, deadline - Date.now())));
     if (accept(last)) return last;
-    if (opts.alive && !(await opts.alive())) throw new TimeoutError("the workload exited before it became healthy", { details: { last: last.error ?? last.status } });
+    if (opts.alive && !(await opts.alive()))
+      throw new TimeoutError("the workload exited before it became healthy", { details: { last: last.error ?? last.status } });
     await sleep(opts.intervalMs ?? 50);
   }
-  throw new TimeoutError(`not healthy after ${opts.timeoutMs} ms (last: ${last.error ?? `HTTP ${last.httpStatus} ${last.status}`})`);
+  throw new TimeoutError(
+    `not healthy after ${opts.timeoutMs} ms (last: ${last.error ?? `HTTP ${last.httpStatus} ${last.status}`})`,
+  );
 }

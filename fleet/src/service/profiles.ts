@@ -5,7 +5,16 @@
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { assertProfileName, Conflict, DomainError, isTier, InputInvalid, NotFound, Precondition, type Tier } from "@twilight/core";
+import {
+  assertProfileName,
+  Conflict,
+  DomainError,
+  InputInvalid,
+  isTier,
+  NotFound,
+  Precondition,
+  type Tier,
+} from "@twilight/core";
 import { materializeProfile, removeProfileDir } from "../profiles/layout.js";
 import type { ProfileRow } from "../registry/types.js";
 import { handleOf } from "../runtime/index.js";
@@ -155,7 +164,8 @@ export class ProfileService {
   async start(name: string, actor: string, progress: Progress = noProgress): Promise<ProfileRow> {
     return await this.mutex.run(name, async () => {
       const row = await this.get(name);
-      if (row.status === "migrating") throw new Precondition(`profile ${name} is migrating`, { hint: "wait for the migration to end" });
+      if (row.status === "migrating")
+        throw new Precondition(`profile ${name} is migrating`, { hint: "wait for the migration to end" });
       this.supervisor.reset(name);
       if (await isRunning(this.ctx, row)) {
         progress("already running");
@@ -163,11 +173,13 @@ export class ProfileService {
       }
       await this.ctx.registry.update(name, { desired_state: "running", restart_count: 0 });
       progress("starting", { tier: row.tier });
-      const out = await this.supervisor.quietly(name, () => startWorkload(this.ctx, row, true)).catch(async (err) => {
-        await this.ctx.registry.update(name, { status: "error", last_error: (err as Error).message });
-        await this.event(name, actor, "start", "error", { error: (err as Error).message });
-        throw err;
-      });
+      const out = await this.supervisor
+        .quietly(name, () => startWorkload(this.ctx, row, true))
+        .catch(async (err) => {
+          await this.ctx.registry.update(name, { status: "error", last_error: (err as Error).message });
+          await this.event(name, actor, "start", "error", { error: (err as Error).message });
+          throw err;
+        });
       this.supervisor.started(name);
       progress("healthy");
       await this.event(name, actor, "start", "ok", {});
@@ -178,7 +190,8 @@ export class ProfileService {
   async stop(name: string, actor: string, progress: Progress = noProgress): Promise<ProfileRow> {
     return await this.mutex.run(name, async () => {
       const row = await this.get(name);
-      if (row.status === "migrating") throw new Precondition(`profile ${name} is migrating`, { hint: "wait for the migration to end" });
+      if (row.status === "migrating")
+        throw new Precondition(`profile ${name} is migrating`, { hint: "wait for the migration to end" });
       this.supervisor.reset(name);
       await this.ctx.registry.update(name, { desired_state: "stopped" });
       progress("stopping", { timeout_ms: this.ctx.cfg.stopTimeoutMs });
@@ -203,7 +216,9 @@ export class ProfileService {
       const row = await this.get(name);
       const running = await isRunning(this.ctx, row);
       if (running && !o.force)
-        throw new Precondition(`profile ${name} is running`, { hint: `stop it first (hermes-admin stop ${name}) or pass --force` });
+        throw new Precondition(`profile ${name} is running`, {
+          hint: `stop it first (hermes-admin stop ${name}) or pass --force`,
+        });
       await this.ctx.registry.update(name, { desired_state: "stopped" });
       if (running) await this.supervisor.quietly(name, () => stopWorkload(this.ctx, row));
       if (this.ctx.drivers.has(row.tier)) await this.ctx.drivers.for(row.tier).remove(specOf(this.ctx, row));

@@ -27,7 +27,11 @@ export async function startWorkload(ctx: FleetContext, row: ProfileRow, wait: bo
     timeoutMs: ctx.cfg.startTimeoutMs,
     alive: async () => (await driver.inspect(spec, h)).running,
   });
-  cur = await ctx.registry.update(row.name, { status: "running", last_health_check: new Date(ctx.now()).toISOString(), last_error: null });
+  cur = await ctx.registry.update(row.name, {
+    status: "running",
+    last_health_check: new Date(ctx.now()).toISOString(),
+    last_error: null,
+  });
   return cur;
 }
 

@@ -18,9 +18,14 @@ export interface CrashState {
 
 export type CrashDecision = { action: "restart"; delayMs: number; attempt: number } | { action: "give-up"; attempts: number };
 
-export function onCrash(policy: BackoffPolicy, state: CrashState, uptimeMs: number): { decision: CrashDecision; state: CrashState } {
+export function onCrash(
+  policy: BackoffPolicy,
+  state: CrashState,
+  uptimeMs: number,
+): { decision: CrashDecision; state: CrashState } {
   const consecutive = uptimeMs >= policy.stableMs ? 1 : state.consecutive + 1;
-  if (consecutive > policy.maxTries) return { decision: { action: "give-up", attempts: consecutive - 1 }, state: { consecutive } };
+  if (consecutive > policy.maxTries)
+    return { decision: { action: "give-up", attempts: consecutive - 1 }, state: { consecutive } };
   const delayMs = Math.min(policy.maxMs, Math.round(policy.baseMs * policy.factor ** (consecutive - 1)));
   return { decision: { action: "restart", delayMs, attempt: consecutive }, state: { consecutive } };
 }

@@ -96,7 +96,8 @@ export class Supervisor {
         continue;
       }
       if (row.desired_state !== "running" || row.status === "error") {
-        if (row.status !== "error" && row.status !== "stopped") await this.ctx.registry.update(row.name, { status: "stopped", pid: null });
+        if (row.status !== "error" && row.status !== "stopped")
+          await this.ctx.registry.update(row.name, { status: "stopped", pid: null });
         continue;
       }
       try {
@@ -177,7 +178,11 @@ export class Supervisor {
       await waitHealthy({ port: row.port, timeoutMs: this.ctx.cfg.startTimeoutMs, intervalMs: 100 });
       const cur = await this.ctx.registry.get(row.name);
       if (cur?.status === "starting" && cur.pid === row.pid && cur.container_id === row.container_id)
-        await this.ctx.registry.update(row.name, { status: "running", last_error: null, last_health_check: new Date(this.ctx.now()).toISOString() });
+        await this.ctx.registry.update(row.name, {
+          status: "running",
+          last_error: null,
+          last_health_check: new Date(this.ctx.now()).toISOString(),
+        });
     } catch {
       /* the health loop and the exit handler deal with it */
     }

@@ -2,8 +2,7 @@
  * Pure renderers for a profile's config.yaml and .env, per tier. The same directory serves both tiers: only what differs
  * between them (the data service URL, the API host) is rendered differently, so migration re-renders config.yaml alone.
  */
-import { renderEnv, type Tier } from "@twilight/core";
-import { ConfigInvalid } from "@twilight/core";
+import { ConfigInvalid, renderEnv, type Tier } from "@twilight/core";
 
 export interface RenderInput {
   profile: string;
@@ -46,7 +45,10 @@ export function renderConfigYaml(template: string, input: RenderInput): string {
 }
 
 /** The profile's .env: generated and supplied secrets plus its identity and API server settings. */
-export function renderDotEnv(template: string, input: { profile: string; port: number; secrets: Record<string, string> }): string {
+export function renderDotEnv(
+  template: string,
+  input: { profile: string; port: number; secrets: Record<string, string> },
+): string {
   return renderEnv(template, {
     HERMES_PROFILE: input.profile,
     API_SERVER_ENABLED: "true",

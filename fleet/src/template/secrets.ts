@@ -29,7 +29,10 @@ export type SecretsSchema = z.infer<typeof SecretsSchema>;
 
 export function parseSecretsSchema(json: unknown): SecretsSchema {
   const r = SecretsSchema.safeParse(json);
-  if (!r.success) throw new InputInvalid(`secrets.schema.json is invalid: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  if (!r.success)
+    throw new InputInvalid(
+      `secrets.schema.json is invalid: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
   return r.data;
 }
 
@@ -58,7 +61,11 @@ export function randomString(alphabet: string, length: number, rnd: RandomBytes 
  * Build the secret values for a new profile: every generated secret (unless supplied explicitly), plus the supplied
  * ones, each checked against its pattern. Unknown keys and missing required ones are refused before anything is written.
  */
-export function buildSecrets(schema: SecretsSchema, supplied: Record<string, string>, rnd: RandomBytes = randomBytes): Record<string, string> {
+export function buildSecrets(
+  schema: SecretsSchema,
+  supplied: Record<string, string>,
+  rnd: RandomBytes = randomBytes,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const key of Object.keys(supplied)) {
     if (!(key in schema.secrets))

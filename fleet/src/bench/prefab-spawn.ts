@@ -1,0 +1,78 @@
+/**
+ * Benchmark: prefab spawn-to-healthy through the fleet (API and CLI) beside starting the same agent process bare
+ * (`node agent/dist/main.js` in a ready profile directory, as the same uid) until its /health answers. Prints medians
+ * and the ratio. Usage: node fleet/dist/bench/prefab-spawn.js [runs=5]
+ */
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { parseEnv } from "@twilight/core";
+import { APP_DIR } from "../config.js";
+import { readAdminToken } from "../daemon/admin-token.js";
+import { processEnv } from "../runtime/process-env.js";
+import { waitHealthy } from "../service/health.js";
+import { fleetHarness } from "../testing/harness.js";
+import { fmtMs, median } from "./stats.js";
+
+const runs = Number(process.argv[2] ?? 5);
+const h = await fleetHarness({ LOG_LEVEL: "warn" });
+try {
+  await h.startDaemon();
+  const token = readAdminToken(join(h.ops, "admin-token"));
+  const api: number[] = [];
+  const cli: number[] = [];
+  const bare: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    let t0 = performance.now();
+    const res = await fetch(`${h.url}/v1/profiles/bench-api-${i}`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ tier: "prefab" }),
+    });
+    if (res.status !== 201) throw new Error(`spawn failed: ${res.status} ${await res.text()}`);
+    api.push(performance.now() - t0);
+    t0 = performance.now();
+    const r = h.cli(["spawn", `bench-cli-${i}`, "--tier", "prefab"]);
+    if (r.code !== 0) throw new Error(r.stderr);
+    cli.push(performance.now() - t0);
+  }
+  // Bare: the same agent, same directory layout and uid, started by hand. Uses bench-api-0's directory after stopping it.
+  const p = h.cliJson<{ profiles: Array<{ name: string; profile_path: string; uid: number; gid: number; port: number }> }>([
+    "list",
+    "--no-stats",
+  ]).profiles[0]!;
+  h.cli(["stop", p.name]);
+  const env = processEnv({
+    dir: p.profile_path,
+    appDir: APP_DIR,
+    nodePath: process.execPath,
+    generation: 1,
+    dotenv: parseEnv(readFileSync(join(p.profile_path, ".env"), "utf8")),
+  });
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, [join(APP_DIR, "agent", "dist", "main.js")], {
+      cwd: p.profile_path,
+      env,
+      uid: p.uid,
+      gid: p.gid,
+      stdio: "ignore",
+    });
+    await waitHealthy({ port: p.port, timeoutMs: 20_000, intervalMs: 10 });
+    bare.push(performance.now() - t0);
+    child.kill("SIGTERM");
+    await new Promise((r) => child.once("exit", r));
+  }
+  const m = { api: median(api), cli: median(cli), bare: median(bare) };
+  console.log(`prefab spawn-to-healthy, median of ${runs} (2 cores):`);
+  console.log(`  fleet API  PUT /v1/profiles/:name   ${fmtMs(m.api)}   (${api.map((x) => x.toFixed(0)).join(", ")})`);
+  console.log(`  hermes-admin spawn (CLI)            ${fmtMs(m.cli)}   (${cli.map((x) => x.toFixed(0)).join(", ")})`);
+  console.log(`  bare node agent to /health          ${fmtMs(m.bare)}   (${bare.map((x) => x.toFixed(0)).join(", ")})`);
+  console.log(`  ratio fleet API / bare: ${(m.api / m.bare).toFixed(2)}x; CLI / bare: ${(m.cli / m.bare).toFixed(2)}x`);
+  console.log(
+    JSON.stringify({ bench: "prefab-spawn", runs, median_ms: m, ratio_api_bare: m.api / m.bare, ratio_cli_bare: m.cli / m.bare }),
+  );
+} finally {
+  await h.cleanup();
+}

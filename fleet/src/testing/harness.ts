@@ -1,0 +1,148 @@
+/**
+ * Test harness that drives the fleet like an operator: a real daemon process with its own ops directory, and the real
+ * `hermes-admin` CLI. Cleans up by pid: the daemon it started and the profile processes recorded under its ops dir.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { APP_DIR } from "../config.js";
+import { isSameProcessAlive } from "../runtime/proc.js";
+
+export const CLI = join(APP_DIR, "fleet", "dist", "cli", "main.js");
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface FleetHarness {
+  ops: string;
+  env: NodeJS.ProcessEnv;
+  daemon?: ChildProcess;
+  url: string;
+  cli(args: string[], extraEnv?: NodeJS.ProcessEnv): CliResult;
+  cliJson<T>(args: string[]): T;
+  startDaemon(): Promise<void>;
+  killDaemon(signal?: NodeJS.Signals): Promise<void>;
+  /** Every CLI call's arguments and output (stdout + stderr), for leak checks. */
+  outputs: Array<{ args: string[]; text: string }>;
+  /** Pids of profile processes whose HERMES_HOME is under this harness' ops dir. */
+  profilePids(): Promise<Map<string, number[]>>;
+  cleanup(): Promise<void>;
+}
+
+export async function fleetHarness(extraEnv: Record<string, string> = {}): Promise<FleetHarness> {
+  const ops = mkdtempSync("/tmp/twl-fleet-");
+  chmodSync(ops, 0o755); // profile uids must traverse it to reach their own directory
+  const uidBase = 30000 + Math.floor(Math.random() * 300) * 100;
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    TWILIGHT_OPS_DIR: ops,
+    FLEET_API_PORT: "0",
+    FLEET_UID_RANGE: `${uidBase}-${uidBase + 99}`,
+    FLEET_PORT_RANGE: "19000-19999",
+    FLEET_MCP_URL_PREFAB: "http://127.0.0.1:9/mcp",
+    LOG_LEVEL: "info",
+    ...extraEnv,
+  };
+  const outputs: Array<{ args: string[]; text: string }> = [];
+  const h: FleetHarness = {
+    ops,
+    env,
+    url: "",
+    outputs,
+    cli(args, more = {}) {
+      const r = spawnSync(process.execPath, [CLI, ...args], { env: { ...env, ...more }, encoding: "utf8", timeout: 120_000 });
+      outputs.push({ args, text: `${r.stdout}\n${r.stderr}` });
+      return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+    },
+    cliJson<T>(args: string[]): T {
+      const r = h.cli([...args, "--json"]);
+      if (r.code !== 0) throw new Error(`hermes-admin ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+      return JSON.parse(r.stdout) as T;
+    },
+    async startDaemon() {
+      const child = spawn(process.execPath, [CLI, "serve"], { env, stdio: ["ignore", "ignore", "pipe"] });
+      let err = "";
+      child.stderr?.on("data", (b: Buffer) => {
+        err += b.toString();
+      });
+      h.daemon = child;
+      for (let i = 0; i < 300; i++) {
+        try {
+          const o = JSON.parse(readFileSync(join(ops, "fleet.pid"), "utf8")) as { pid: number; url: string };
+          if (o.pid === child.pid) {
+            h.url = o.url;
+            return;
+          }
+        } catch {
+          /* not yet */
+        }
+        if (child.exitCode !== null) throw new Error(`daemon exited: ${err}`);
+        await sleep(50);
+      }
+      throw new Error(`daemon did not start: ${err}`);
+    },
+    async killDaemon(signal = "SIGKILL") {
+      const d = h.daemon;
+      if (!d?.pid) return;
+      d.kill(signal);
+      for (let i = 0; i < 200 && isSameProcessAlive(d.pid); i++) await sleep(25);
+      h.daemon = undefined;
+    },
+    async profilePids() {
+      const out = new Map<string, number[]>();
+      for (const ent of await readdir("/proc")) {
+        if (!/^\d+$/.test(ent)) continue;
+        const env = await readFile(`/proc/${ent}/environ`, "utf8").catch(() => "");
+        const home = /(?:^|\0)HERMES_HOME=([^\0]*)/.exec(env)?.[1];
+        const name = /(?:^|\0)HERMES_PROFILE=([^\0]*)/.exec(env)?.[1];
+        if (!home?.startsWith(`${ops}/`) || !name) continue;
+        const stat = await readFile(`/proc/${ent}/stat`, "utf8").catch(() => "");
+        if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
+        out.set(name, [...(out.get(name) ?? []), Number(ent)]);
+      }
+      return out;
+    },
+    async cleanup() {
+      await h.killDaemon("SIGKILL");
+      for (const pids of (await h.profilePids()).values())
+        for (const pid of pids) {
+          try {
+            process.kill(-pid, "SIGKILL");
+          } catch {
+            try {
+              process.kill(pid, "SIGKILL");
+            } catch {
+              /* gone */
+            }
+          }
+        }
+      rmSync(ops, { recursive: true, force: true });
+    },
+  };
+  return h;
+}
+
+/** Poll `fn` until it returns a truthy value or the deadline passes (bounded loop). */
+export async function eventually<T>(
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(50);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+}
