@@ -1,0 +1,65 @@
+/** GET /health: what an operator (and `mcp check`) needs to judge the service at a glance. */
+
+import type { Clock } from "../clock.js";
+import { addDays } from "../clock.js";
+import type { Metrics } from "../metrics.js";
+import { dueDate, openDaysBehind } from "../scheduler/plan.js";
+import type { Scheduler, SchedulerStatus } from "../scheduler/scheduler.js";
+import { TOOL_NAMES } from "../tools.js";
+import type { Warehouse } from "../warehouse/db.js";
+import { openDays, stats } from "../warehouse/read.js";
+
+export interface HealthDeps {
+  wh: Warehouse;
+  clock: Clock;
+  metrics: Metrics;
+  scheduler: Scheduler | undefined;
+  afterCloseMin: number;
+  exchange: string;
+}
+
+export interface Health {
+  status: "ok" | "degraded";
+  service: "mcp-tushare";
+  now: string;
+  tools: { count: number; names: string[] };
+  trade_cal: { last_refresh: string | null; age_seconds: number | null; newest_cal_date: string | null };
+  daily: { newest_trade_date: string | null; rows: number; stocks: number };
+  data_lag: { expected_trade_date: string | null; open_days_behind: number | null };
+  scheduler: (SchedulerStatus & { enabled: true }) | { enabled: false; state: "disabled" };
+}
+
+export async function health(d: HealthDeps): Promise<Health> {
+  const now = d.clock.now();
+  const s = await stats(d.wh);
+  const due = dueDate(now, d.afterCloseMin);
+  const recent = await openDays(d.wh, d.exchange, addDays(due, -40), due);
+  let expected = recent[recent.length - 1] ?? null;
+  if (expected === null) {
+    const older = await openDays(d.wh, d.exchange, "00000000", due);
+    expected = older[older.length - 1] ?? null;
+  }
+  let behind: number | null = null;
+  if (expected !== null) {
+    const between = s.newest_daily ? await openDays(d.wh, d.exchange, addDays(s.newest_daily, 1), expected) : recent;
+    behind = openDaysBehind(between, s.newest_daily, expected);
+  }
+  const age = s.trade_cal_refreshed_at ? Math.round((now - Date.parse(s.trade_cal_refreshed_at)) / 1000) : null;
+  const sched = d.scheduler
+    ? { enabled: true as const, ...d.scheduler.status() }
+    : { enabled: false as const, state: "disabled" as const };
+  if (s.newest_daily) d.metrics.newestDaily.set(Number(s.newest_daily));
+  if (behind !== null) d.metrics.dataLag.set(behind);
+  if (s.trade_cal_refreshed_at) d.metrics.calRefreshed.set(Date.parse(s.trade_cal_refreshed_at) / 1000);
+  const failing = sched.enabled && sched.consecutive_failures > 0;
+  return {
+    status: failing || behind === null || behind > 1 || !sched.enabled ? "degraded" : "ok",
+    service: "mcp-tushare",
+    now: new Date(now).toISOString(),
+    tools: { count: TOOL_NAMES.length, names: [...TOOL_NAMES] },
+    trade_cal: { last_refresh: s.trade_cal_refreshed_at, age_seconds: age, newest_cal_date: s.newest_cal_date },
+    daily: { newest_trade_date: s.newest_daily, rows: s.daily_rows, stocks: s.stocks },
+    data_lag: { expected_trade_date: expected, open_days_behind: behind },
+    scheduler: sched,
+  };
+}
