@@ -1,0 +1,191 @@
+/**
+ * MCP client side: one connection per enabled `mcp_servers` entry (Streamable HTTP, SDK v1 Client). Connections are
+ * made lazily and remade after a transport failure, so a data-service restart costs one retried call, not a restart of
+ * the profile. Headers (the profile's bearer token) come from config.yaml after `${VAR}` resolution and are never logged.
+ */
+
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
+import { type Logger, TimeoutError, Unavailable } from "@twilight/core";
+import type { McpServerConfig } from "./profile.js";
+import { qualifyTool, splitToolName, type ToolResult, type ToolSource, type ToolSpec } from "./tools.js";
+
+/** Pauses before each reconnect attempt of a failed call. */
+const RETRY_DELAYS_MS = [0, 100, 400];
+
+const CLIENT_INFO = { name: "twilight-agent", version: "0.1.0" };
+
+/** JSON-RPC errors that say "your request was wrong", not "the connection is gone": never retried. */
+const REQUEST_ERRORS = new Set<number>([ErrorCode.InvalidParams, ErrorCode.InvalidRequest, ErrorCode.MethodNotFound]);
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_r, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError(`${what} took longer than ${ms} ms`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+export interface McpConnectionOptions {
+  name: string;
+  config: McpServerConfig;
+  log: Logger;
+}
+
+export class McpConnection {
+  private client: Client | null = null;
+  private connecting: Promise<Client> | null = null;
+  private tools: ToolSpec[] = [];
+  private generation = 0;
+
+  constructor(private readonly opts: McpConnectionOptions) {}
+
+  get name(): string {
+    return this.opts.name;
+  }
+
+  private async connect(): Promise<Client> {
+    const { config, name, log } = this.opts;
+    const client = new Client(CLIENT_INFO);
+    const transport = new StreamableHTTPClientTransport(new URL(config.url), {
+      requestInit: { headers: config.headers },
+      reconnectionOptions: {
+        maxReconnectionDelay: 5_000,
+        initialReconnectionDelay: 500,
+        reconnectionDelayGrowFactor: 2,
+        maxRetries: 1,
+      },
+    });
+    client.onerror = (e) => log.debug({ server: name, err: e.message }, "MCP transport notice");
+    try {
+      await withTimeout(client.connect(transport), config.connect_timeout * 1000, `connecting to MCP server ${name}`);
+      const listed = await withTimeout(client.listTools(), config.timeout * 1000, `listing tools of ${name}`);
+      this.tools = listed.tools
+        .filter((t) => this.allowed(t.name))
+        .map((t) => ({
+          name: qualifyTool(name, t.name),
+          description: t.description ?? t.title ?? t.name,
+          parameters: t.inputSchema as Record<string, unknown>,
+        }));
+    } catch (e) {
+      await client.close().catch(() => undefined);
+      throw e;
+    }
+    this.generation++;
+    log.info({ server: name, url: config.url, tools: this.tools.length, connection: this.generation }, "MCP server connected");
+    return client;
+  }
+
+  private allowed(tool: string): boolean {
+    const f = this.opts.config.tools;
+    if (f?.include && !f.include.includes(tool)) return false;
+    return !f?.exclude?.includes(tool);
+  }
+
+  async ensure(): Promise<Client> {
+    if (this.client) return this.client;
+    this.connecting ??= this.connect()
+      .then((c) => {
+        this.client = c;
+        return c;
+      })
+      .finally(() => {
+        this.connecting = null;
+      });
+    return this.connecting;
+  }
+
+  /** Drop the current connection; the next call reconnects. */
+  async reset(): Promise<void> {
+    const c = this.client;
+    this.client = null;
+    if (c) await c.close().catch(() => undefined);
+  }
+
+  async list(): Promise<ToolSpec[]> {
+    await this.ensure();
+    return this.tools;
+  }
+
+  /**
+   * Call a tool. A transport failure (refused connection, a pooled socket the restarted server closed, an expired
+   * session) drops the connection and tries again with a fresh one, up to RETRY_DELAYS_MS.length more times.
+   */
+  async call(tool: string, args: Record<string, unknown>): Promise<ToolResult> {
+    const timeoutMs = this.opts.config.timeout * 1000;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const client = await this.ensure();
+        const r = await client.callTool({ name: tool, arguments: args }, undefined, { timeout: timeoutMs });
+        const content = Array.isArray(r.content) ? r.content : [];
+        const text = content
+          .filter((c): c is { type: "text"; text: string } => c?.type === "text" && typeof c.text === "string")
+          .map((c) => c.text)
+          .join("\n");
+        return { isError: r.isError === true, text, structured: r.structuredContent };
+      } catch (e) {
+        if (e instanceof McpError && REQUEST_ERRORS.has(e.code)) return { isError: true, text: e.message };
+        await this.reset();
+        const delay = RETRY_DELAYS_MS[attempt];
+        if (delay === undefined) {
+          this.opts.log.warn({ server: this.name, tool, err: (e as Error).message }, "MCP call failed after reconnecting");
+          throw new Unavailable(`MCP server ${this.name} is unreachable: ${(e as Error).message}`, { cause: e });
+        }
+        this.opts.log.info({ server: this.name, tool, err: (e as Error).message, attempt }, "MCP call failed; reconnecting");
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+}
+
+/** All configured MCP servers as one ToolSource. */
+export class McpToolSource implements ToolSource {
+  private readonly conns = new Map<string, McpConnection>();
+
+  constructor(
+    servers: Record<string, McpServerConfig>,
+    private readonly log: Logger,
+  ) {
+    for (const [name, config] of Object.entries(servers)) {
+      if (!config.enabled) continue;
+      this.conns.set(name, new McpConnection({ name, config, log }));
+    }
+  }
+
+  get servers(): string[] {
+    return [...this.conns.keys()];
+  }
+
+  /** Connect everything now (at start); failures are logged and retried lazily. */
+  async warm(): Promise<void> {
+    await Promise.all(
+      [...this.conns.values()].map((c) =>
+        c.ensure().catch((e: Error) => this.log.warn({ server: c.name, err: e.message }, "MCP server not reachable yet")),
+      ),
+    );
+  }
+
+  async list(): Promise<ToolSpec[]> {
+    const lists = await Promise.all(
+      [...this.conns.values()].map((c) =>
+        c.list().catch((e: Error) => {
+          this.log.warn({ server: c.name, err: e.message }, "MCP server unavailable; its tools are not offered");
+          return [] as ToolSpec[];
+        }),
+      ),
+    );
+    return lists.flat();
+  }
+
+  async call(name: string, args: Record<string, unknown>): Promise<ToolResult> {
+    const split = splitToolName(name);
+    const conn = split ? this.conns.get(split.server) : undefined;
+    if (!split || !conn) return { isError: true, text: `unknown tool ${name}` };
+    return conn.call(split.tool, args);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.conns.values()].map((c) => c.reset()));
+  }
+}

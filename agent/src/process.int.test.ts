@@ -1,0 +1,168 @@
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import Database from "better-sqlite3";
+import { FakeOpenAi } from "./testing/fake-openai.js";
+import { exitOf, freePort, makeProfileDir, removeDir, spawnAgent } from "./testing/harness.js";
+
+const KEY = "hk_process_test_key_0123456789";
+const auth = { authorization: `Bearer ${KEY}` };
+
+describe("the profile process (agent/dist/main.js)", () => {
+  const llm = new FakeOpenAi();
+  const dirs: string[] = [];
+
+  before(async () => {
+    await llm.start();
+  });
+  after(async () => {
+    await llm.stop();
+    for (const d of dirs) removeDir(d);
+  });
+
+  const mk = (name: string) => {
+    const d = makeProfileDir({
+      name,
+      apiKey: KEY,
+      model: { provider: "custom", base_url: llm.baseUrl, default: "fake-qwen", timeout_seconds: 10, max_retries: 0 },
+    });
+    dirs.push(d);
+    return d;
+  };
+
+  it("serves health without auth, guards the rest, and answers bad input with clear 4xx", async () => {
+    const dir = mk("proc-a");
+    const port = await freePort();
+    // the process environment wins over .env: the port comes from here, the key from .env
+    const { child, url } = await spawnAgent(dir, { API_SERVER_PORT: String(port) });
+    try {
+      for (const p of ["/health", "/v1/health"]) {
+        const h = (await (await fetch(url + p)).json()) as Record<string, unknown>;
+        assert.equal(h.status, "ok");
+        assert.equal(h.profile, "proc-a");
+        assert.equal(h.generation, 1);
+        assert.equal(typeof h.uptime_s, "number");
+        assert.ok(!JSON.stringify(h).includes(KEY));
+      }
+      assert.equal((await fetch(`${url}/metrics`)).status, 401);
+      assert.equal((await fetch(`${url}/metrics`, { headers: { authorization: "Bearer wrong" } })).status, 401);
+      const m = await fetch(`${url}/metrics`, { headers: auth });
+      const text = await m.text();
+      assert.match(text, /hermes_query_total\{profile="proc-a"\} 0/);
+      assert.match(text, /process_resident_memory_bytes/);
+      assert.equal((await fetch(`${url}/v1/models`)).status, 401);
+      const models = (await (await fetch(`${url}/v1/models`, { headers: auth })).json()) as { data: { id: string }[] };
+      assert.equal(models.data[0]?.id, "fake-qwen");
+
+      const post = (body: string, headers: Record<string, string> = {}) =>
+        fetch(`${url}/v1/chat/completions`, {
+          method: "POST",
+          headers: { ...auth, "content-type": "application/json", ...headers },
+          body,
+        });
+      const bad = async (res: Response, status: number, re: RegExp) => {
+        assert.equal(res.status, status);
+        const e = (await res.json()) as { error: { message: string } };
+        assert.match(e.error.message, re);
+      };
+      await bad(await post("{not json"), 400, /not valid JSON/);
+      await bad(await post(JSON.stringify({ messages: [] })), 400, /at least one message/);
+      await bad(await post(JSON.stringify({ messages: [{ role: "robot", content: "x" }] })), 400, /messages\.0\.role/);
+      await bad(await post(JSON.stringify({ messages: [{ role: "assistant", content: "x" }] })), 400, /role 'user'/);
+      await bad(
+        await post(JSON.stringify({ messages: [{ role: "user", content: "x" }] }), { "x-hermes-session-id": "../etc" }),
+        400,
+        /session id/,
+      );
+      await bad(await post(JSON.stringify({ messages: [{ role: "user", content: "x".repeat(300_000) }] })), 413, /larger than/);
+      await bad(await fetch(`${url}/v1/chat/completions`, { headers: auth }), 400, /not allowed/);
+      await bad(await fetch(`${url}/nope`, { headers: auth }), 404, /no route/);
+      await bad(await fetch(`${url}/api/sessions?limit=abc`, { headers: auth }), 400, /integer/);
+      const ok = await post(JSON.stringify({ messages: [{ role: "user", content: [{ type: "text", text: "hello there" }] }] }));
+      assert.equal(ok.status, 200);
+    } finally {
+      child.kill("SIGTERM");
+      assert.deepEqual(await exitOf(child), { code: 0, signal: null });
+    }
+  });
+
+  it("on SIGTERM finishes the in-flight request, closes state.db cleanly, and exits 0", async () => {
+    const dir = mk("proc-b");
+    const port = await freePort();
+    const { child, url } = await spawnAgent(dir, { API_SERVER_PORT: String(port) });
+    llm.delayMs = 600;
+    try {
+      const pending = fetch(`${url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { ...auth, "x-hermes-session-id": "drain-1" },
+        body: JSON.stringify({ messages: [{ role: "user", content: "slow question" }] }),
+      });
+      await new Promise((r) => setTimeout(r, 200));
+      child.kill("SIGTERM");
+      const res = await pending;
+      assert.equal(res.status, 200);
+      assert.deepEqual(await exitOf(child), { code: 0, signal: null });
+    } finally {
+      llm.delayMs = 0;
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
+    assert.ok(!existsSync(join(dir, "state.db-wal")) || (await import("node:fs")).statSync(join(dir, "state.db-wal")).size === 0);
+    const db = new Database(join(dir, "state.db"), { readonly: true });
+    try {
+      assert.equal(db.pragma("integrity_check", { simple: true }), "ok");
+      const n = db.prepare("SELECT count(*) AS n FROM messages WHERE session_id = 'drain-1'").get() as { n: number };
+      assert.equal(n.n, 2, "the drained turn was stored");
+    } finally {
+      db.close();
+    }
+  });
+
+  it("standby: health says standby, state.db stays closed, routes answer 503 until POST /admin/activate", async () => {
+    const dir = mk("proc-c");
+    const port = await freePort();
+    const { child, url } = await spawnAgent(dir, { API_SERVER_PORT: String(port), TWILIGHT_STANDBY: "1" });
+    try {
+      const h = (await (await fetch(`${url}/health`)).json()) as { status: string; profile: string };
+      assert.deepEqual([h.status, h.profile], ["standby", "proc-c"]);
+      assert.ok(!existsSync(join(dir, "state.db")), "state.db is not opened in standby");
+      assert.equal((await fetch(`${url}/v1/models`, { headers: auth })).status, 503);
+      assert.equal((await fetch(`${url}/api/sessions`, { headers: auth })).status, 503);
+      assert.equal((await fetch(`${url}/admin/activate`, { method: "POST" })).status, 401);
+      const act = await fetch(`${url}/admin/activate`, { method: "POST", headers: auth });
+      assert.equal(act.status, 200);
+      assert.equal(((await act.json()) as { status: string }).status, "ok");
+      assert.ok(existsSync(join(dir, "state.db")));
+      assert.equal((await fetch(`${url}/v1/models`, { headers: auth })).status, 200);
+      assert.equal(((await (await fetch(`${url}/health`)).json()) as { status: string }).status, "ok");
+      assert.equal(
+        (await fetch(`${url}/admin/activate`, { method: "POST", headers: auth })).status,
+        200,
+        "activate is idempotent",
+      );
+    } finally {
+      child.kill("SIGTERM");
+      assert.deepEqual(await exitOf(child), { code: 0, signal: null });
+    }
+  });
+
+  it("refuses to start with a clear message when the profile is unusable", async () => {
+    const dir = mk("proc-d");
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(join(dir, "config.yaml"), "model: [unclosed\n");
+    const { spawn } = await import("node:child_process");
+    const { AGENT_MAIN } = await import("./testing/harness.js");
+    const child = spawn(process.execPath, [AGENT_MAIN], {
+      env: { PATH: process.env.PATH ?? "", HERMES_HOME: dir },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    const r = await exitOf(child);
+    assert.equal(r.code, 1);
+    assert.match(out, /config\.yaml is not valid YAML/);
+    assert.ok(!out.includes("hk_process_test_key"), "no secret in the log");
+  });
+});
