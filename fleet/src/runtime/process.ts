@@ -82,7 +82,11 @@ export class ProcessDriver implements RuntimeDriver {
   async start(spec: WorkloadSpec): Promise<WorkloadHandle> {
     const cur = this.tracked.get(spec.profile);
     if (cur && isSameProcessAlive(cur.pid, cur.startTime)) return { pid: cur.pid, pidStartTime: cur.startTime };
-    const env = await this.env(spec);
+    const env = await this.env(spec, {
+      API_SERVER_HOST: "127.0.0.1",
+      API_SERVER_PORT: String(spec.port),
+      ...(spec.standby ? { TWILIGHT_STANDBY: "1" } : {}),
+    });
     const argv = this.o.command?.(spec) ?? [this.nodePath, agentEntry(this.o.appDir)];
     const fd = openConsoleLog(spec.logDir);
     let child: ChildProcess;

@@ -21,6 +21,11 @@ export interface WorkloadSpec {
   skillsDir: string;
   /** Per-profile log directory on the host (process tier writes stdout/stderr there). */
   logDir: string;
+  /**
+   * Start in standby (live migration): the runtime answers /health with status "standby" and does not open the profile's
+   * state until `POST /admin/activate`. A later start of the same spec without standby must not come up in standby.
+   */
+  standby?: boolean;
 }
 
 /** What a driver reports about a workload. */

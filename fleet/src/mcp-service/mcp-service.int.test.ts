@@ -1,0 +1,124 @@
+/**
+ * The data service container against the real engine, under a test name and a free port (so it never collides with an
+ * operator's `twilight-mcp-tushare`), plus a profile container that reaches it by Docker network DNS.
+ * Skips (with the reason) when the data service has not been built yet.
+ */
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { buildImages, REPO_ROOT } from "../images/builder.js";
+import { DockerDriver } from "../runtime/docker.js";
+import { cleanupContainers } from "../runtime/docker-cleanup.js";
+import { dockerClient } from "../runtime/docker-client.js";
+import { freePort, makeProfileDir, testUid, waitHealthy } from "../runtime/docker-testkit.js";
+import type { WorkloadSpec } from "../runtime/types.js";
+import { McpService } from "./index.js";
+
+const MAIN = join(REPO_ROOT, "mcp", "tushare", "dist", "main.js");
+const skip = existsSync(MAIN) ? false : `the data service is not built yet (${MAIN} is missing): run npx tsc -b mcp/tushare`;
+const docker = dockerClient();
+const suffix = Math.random().toString(36).slice(2, 8);
+const SVC = `twilight-mcp-tushare-it-${suffix}`;
+const PROFILE = `itest-dns-${suffix}`;
+let root = "";
+let svc: McpService;
+let images: Record<string, string> = {};
+
+before(async () => {
+  if (skip) return;
+  const report = await buildImages({ only: ["profile", "mcp"], onProgress: (s) => process.stderr.write(`# ${s}\n`) });
+  images = Object.fromEntries(report.images.map((i) => [i.kind, i.ref]));
+  root = await mkdtemp(join(tmpdir(), "twl-mcp-"));
+  svc = new McpService({
+    name: SVC,
+    hostPort: await freePort(),
+    dataDir: join(root, "data"),
+    image: images.mcp,
+    env: { MCP_SCHEDULER: "off", LOG_LEVEL: "warn" },
+  });
+});
+
+after(async () => {
+  if (skip) return;
+  await svc.down().catch(() => {});
+  await cleanupContainers(docker, { profile: PROFILE });
+  if (root) await rm(root, { recursive: true, force: true });
+});
+
+test("up: the data service answers /health on 127.0.0.1 only; up again leaves it alone", { skip }, async () => {
+  const t0 = performance.now();
+  const s = await svc.up({ waitMs: 60_000 });
+  process.stderr.write(`# data service up in ${Math.round(performance.now() - t0)} ms\n`);
+  assert.equal(s.running, true);
+  assert.equal(s.health?.httpStatus, 200);
+  const again = await svc.up();
+  assert.equal(again.containerId, s.containerId);
+  const info = await docker.getContainer(SVC).inspect();
+  assert.deepEqual(
+    (info.NetworkSettings.Ports["9100/tcp"] ?? []).map((p) => p.HostIp),
+    ["127.0.0.1"],
+  );
+  assert.equal(info.HostConfig.ReadonlyRootfs, true);
+  assert.deepEqual(info.HostConfig.CapDrop, ["ALL"]);
+  assert.equal(info.HostConfig.RestartPolicy?.Name, "unless-stopped");
+  const keys = (await (await fetch(`${svc.url}/.well-known/cite-keys`)).json()) as { keys: unknown[] };
+  assert.ok(keys.keys.length >= 1);
+  // The service created its key and admin token in the bind-mounted data dir, 0600.
+  for (const f of ["cite-signing-key.pem", "admin-token"]) assert.equal((await stat(join(root, "data", f))).mode & 0o777, 0o600);
+});
+
+test("a container profile reaches the data service by its name on the twilight network", { skip }, async () => {
+  const skillsDir = join(root, "skills");
+  await mkdir(skillsDir, { recursive: true });
+  const uid = testUid();
+  const port = await freePort();
+  const p = await makeProfileDir({
+    root: join(root, "profiles"),
+    skillsDir,
+    name: PROFILE,
+    uid,
+    gid: uid,
+    port,
+    mcpUrl: `http://${SVC}:9100/mcp`,
+  });
+  const spec: WorkloadSpec = {
+    profile: PROFILE,
+    tier: "container",
+    generation: 1,
+    dir: p.dir,
+    uid,
+    gid: uid,
+    port,
+    image: images.profile,
+    skillsDir,
+    logDir: root,
+  };
+  const driver = new DockerDriver();
+  try {
+    await driver.start(spec);
+    await waitHealthy(port);
+    const chunks: Buffer[] = [];
+    const js = `fetch('http://${SVC}:9100/health').then(async r=>console.log(r.status,(await r.json()).service),e=>{console.log('ERR',e.cause?.code??e.message);process.exit(1)})`;
+    const code = await driver.exec(spec, ["node", "-e", js], {
+      onStdout: (b) => chunks.push(b),
+      onStderr: (b) => chunks.push(b),
+    });
+    const out = Buffer.concat(chunks).toString();
+    assert.equal(code, 0, out);
+    assert.equal(out.trim(), "200 mcp-tushare");
+  } finally {
+    driver.close();
+    await cleanupContainers(docker, { profile: PROFILE });
+  }
+});
+
+test("down stops and removes the container and keeps the data; down again is a no-op", { skip }, async () => {
+  assert.equal(await svc.down(), true);
+  const s = await svc.status();
+  assert.equal(s.exists, false);
+  assert.ok(existsSync(join(root, "data", "admin-token")));
+  assert.equal(await svc.down(), false);
+});

@@ -1,0 +1,40 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { LABELS, MANAGED_BY } from "@twilight/core";
+import { buildMcpContainerSpec, SPEC_HASH_LABEL } from "./spec.js";
+
+const base = {
+  image: "twilight/mcp-tushare:0.1.0",
+  imageId: "sha256:aa",
+  dataDir: "/srv/twilight/ops/mcp",
+  user: { uid: 0, gid: 0 },
+};
+
+test("the data service container: name, network, loopback port, data mount, fixed env, labels", () => {
+  const b = buildMcpContainerSpec(base);
+  assert.equal(b.name, "twilight-mcp-tushare");
+  assert.equal(b.HostConfig?.NetworkMode, "twilight");
+  assert.deepEqual(b.HostConfig?.PortBindings, { "9100/tcp": [{ HostIp: "127.0.0.1", HostPort: "9100" }] });
+  assert.deepEqual(b.HostConfig?.Mounts, [{ Type: "bind", Source: "/srv/twilight/ops/mcp", Target: "/data", ReadOnly: false }]);
+  assert.deepEqual(b.Env, ["HOME=/tmp", "MCP_DATA_DIR=/data", "MCP_HOST=0.0.0.0", "MCP_PORT=9100"]);
+  assert.equal(b.Labels?.[LABELS.managedBy], MANAGED_BY);
+  assert.equal(b.Labels?.[LABELS.role], "data-service");
+  assert.equal(b.HostConfig?.ReadonlyRootfs, true);
+  assert.deepEqual(b.HostConfig?.CapDrop, ["ALL"]);
+  assert.deepEqual(b.HostConfig?.RestartPolicy, { Name: "unless-stopped" });
+  assert.doesNotMatch(JSON.stringify(b), /docker\.sock/);
+});
+
+test("the spec hash changes with the spec and the image id, and is stable otherwise", () => {
+  const h = (o = {}) => buildMcpContainerSpec({ ...base, ...o }).Labels?.[SPEC_HASH_LABEL];
+  assert.equal(h(), h());
+  assert.notEqual(h(), h({ imageId: "sha256:bb" }));
+  assert.notEqual(h(), h({ hostPort: 9200 }));
+  assert.notEqual(h(), h({ env: { MCP_WATCH_LIST: "600519.SH" } }));
+});
+
+test("refuses a relative data dir, a bad port, and overriding the fixed settings", () => {
+  assert.throws(() => buildMcpContainerSpec({ ...base, dataDir: "ops/mcp" }), /absolute/);
+  assert.throws(() => buildMcpContainerSpec({ ...base, hostPort: 0 }), /bad host port/);
+  assert.throws(() => buildMcpContainerSpec({ ...base, env: { MCP_HOST: "127.0.0.1" } }), /set by the fleet/);
+});

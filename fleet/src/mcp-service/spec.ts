@@ -1,0 +1,104 @@
+/**
+ * The data service container (`twilight-mcp-tushare` on network `twilight`): a PURE create-body builder, like the
+ * profile spec. Prefab profiles reach it on 127.0.0.1:9100 (published on loopback only), container profiles at
+ * http://twilight-mcp-tushare:9100/mcp by Docker network DNS.
+ *
+ * Restart policy: `unless-stopped`. The data service is shared infrastructure that the fleet does not supervise (the
+ * fleet supervises profiles); it must come back after a dockerd or host restart even when the fleet daemon is down, and
+ * `hermes-admin mcp down` (a stop) keeps it down. Pass restart "no" to opt out.
+ */
+import { createHash } from "node:crypto";
+import { InputInvalid, LABELS, MANAGED_BY } from "@twilight/core";
+import { type ContainerCreateBody, SPEC_HASH_LABEL } from "../runtime/container-spec.js";
+
+export const MCP_CONTAINER_NAME = "twilight-mcp-tushare";
+export const MCP_PORT = 9100;
+export const MCP_DATA_MOUNT = "/data";
+export const ROLE_DATA_SERVICE = "data-service";
+export { SPEC_HASH_LABEL };
+
+export interface McpSpecOptions {
+  image: string;
+  /** The image's id, folded into the spec hash so that a rebuilt image under the same tag re-creates the container. */
+  imageId?: string;
+  /** Host directory with warehouse.duckdb, tokens.json, cite keys, admin-token. */
+  dataDir: string;
+  name?: string;
+  network?: string;
+  hostPort?: number;
+  /** uid:gid the service runs as (should own dataDir). */
+  user: { uid: number; gid: number };
+  /**
+   * Further settings (MCP_WATCH_LIST, TUSHARE_URL, MCP_SCHEDULER, LOG_LEVEL ...). A TUSHARE_TOKEN given here is visible in
+   * `docker inspect` of this one container (the service reads its settings from the environment only).
+   */
+  env?: Record<string, string>;
+  restart?: "unless-stopped" | "no";
+  memoryBytes?: number;
+  pids?: number;
+}
+
+const FIXED_ENV = (): Record<string, string> => ({
+  MCP_DATA_DIR: MCP_DATA_MOUNT,
+  MCP_HOST: "0.0.0.0",
+  MCP_PORT: String(MCP_PORT),
+  HOME: "/tmp",
+});
+
+export function buildMcpContainerSpec(o: McpSpecOptions): ContainerCreateBody {
+  if (!o.dataDir.startsWith("/")) throw new InputInvalid(`the data dir must be an absolute path: ${JSON.stringify(o.dataDir)}`);
+  const hostPort = o.hostPort ?? MCP_PORT;
+  if (!Number.isInteger(hostPort) || hostPort < 1 || hostPort > 65535) throw new InputInvalid(`bad host port ${hostPort}`);
+  for (const k of Object.keys(o.env ?? {}))
+    if (k in FIXED_ENV()) throw new InputInvalid(`${k} is set by the fleet for the data service container; do not pass it`);
+  const env = { ...(o.env ?? {}), ...FIXED_ENV() };
+  const name = o.name ?? MCP_CONTAINER_NAME;
+  const portKey = `${MCP_PORT}/tcp`;
+  const body: ContainerCreateBody = {
+    name,
+    Hostname: name,
+    Image: o.image,
+    User: `${o.user.uid}:${o.user.gid}`,
+    WorkingDir: MCP_DATA_MOUNT,
+    Env: Object.keys(env)
+      .sort()
+      .map((k) => `${k}=${env[k]}`),
+    Labels: { [LABELS.managedBy]: MANAGED_BY, [LABELS.role]: ROLE_DATA_SERVICE },
+    ExposedPorts: { [portKey]: {} },
+    StopSignal: "SIGTERM",
+    StopTimeout: 20,
+    Healthcheck: {
+      Test: [
+        "CMD",
+        "node",
+        "-e",
+        `fetch('http://127.0.0.1:${MCP_PORT}/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`,
+      ],
+      Interval: 30_000_000_000,
+      Timeout: 5_000_000_000,
+      Retries: 3,
+      StartPeriod: 60_000_000_000,
+    },
+    HostConfig: {
+      Mounts: [{ Type: "bind", Source: o.dataDir, Target: MCP_DATA_MOUNT, ReadOnly: false }],
+      ReadonlyRootfs: true,
+      Tmpfs: { "/tmp": "rw,noexec,nosuid,nodev,size=256m,mode=1777" },
+      CapDrop: ["ALL"],
+      SecurityOpt: ["no-new-privileges"],
+      Privileged: false,
+      Init: true,
+      PidsLimit: o.pids ?? 512,
+      Memory: o.memoryBytes ?? 2 * 1024 * 1024 * 1024,
+      LogConfig: { Type: "json-file", Config: { "max-size": "20m", "max-file": "5" } },
+      PortBindings: { [portKey]: [{ HostIp: "127.0.0.1", HostPort: String(hostPort) }] },
+      NetworkMode: o.network ?? "twilight",
+      RestartPolicy: { Name: o.restart ?? "unless-stopped" },
+    },
+  };
+  const hash = createHash("sha256")
+    .update(`${o.imageId ?? ""}\n${JSON.stringify(body)}`)
+    .digest("hex")
+    .slice(0, 16);
+  (body.Labels as Record<string, string>)[SPEC_HASH_LABEL] = hash;
+  return body;
+}

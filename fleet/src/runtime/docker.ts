@@ -1,0 +1,373 @@
+/**
+ * The `docker` runtime driver: profiles as hardened containers, through the Docker Engine API (dockerode), never the
+ * docker CLI. Thin: the create body comes from the pure container-spec.ts; this file only sends it and reads answers.
+ * Docker never restarts a profile container (RestartPolicy "no"): exits are reported through onExit and the fleet's
+ * supervisor applies the same backoff as for the process tier.
+ */
+import type { Readable } from "node:stream";
+import { Conflict, createLogger, DriverError, LABELS, type Logger, MANAGED_BY, Precondition, workloadName } from "@twilight/core";
+import type Docker from "dockerode";
+import { imageRefs, projectVersion } from "../images/builder.js";
+import {
+  buildContainerSpec,
+  type ContainerLimits,
+  type ContainerSpecOptions,
+  containerEnv,
+  PROFILE_MOUNT,
+  SPEC_HASH_LABEL,
+} from "./container-spec.js";
+import { type ContainerSummary, selectProfileContainers } from "./docker-cleanup.js";
+import { dockerClient, engineError, ensureNetwork, imageExists, isNotFound, statusOf } from "./docker-client.js";
+import { type DieEvent, DieWatcher } from "./docker-events.js";
+import { computeStats, type RawStats } from "./docker-stats.js";
+import { FrameDemuxer, LogLineDecoder } from "./docker-stream.js";
+import type {
+  ExecIO,
+  ExitListener,
+  LogLine,
+  LogOptions,
+  ManagedWorkload,
+  RuntimeDriver,
+  WorkloadHandle,
+  WorkloadSpec,
+  WorkloadState,
+  WorkloadStats,
+} from "./types.js";
+
+export interface DockerDriverOptions {
+  docker?: Docker;
+  /** Docker network of profile containers (default `twilight`). */
+  network?: string;
+  /** Image for specs without one. */
+  image?: string;
+  /** Limits per workload (e.g. from the registry row's plan via limitsForPlan); default PLAN_LIMITS.default. */
+  limitsFor?: (spec: WorkloadSpec) => ContainerLimits;
+  /** Further spec options (log rotation, health check, init). */
+  spec?: Omit<ContainerSpecOptions, "network" | "image" | "limits">;
+  log?: Logger;
+}
+
+type ContainerInspect = Awaited<ReturnType<Docker.Container["inspect"]>>;
+
+function belongsTo(info: ContainerInspect, spec: WorkloadSpec): boolean {
+  const l = info.Config.Labels ?? {};
+  return (
+    l[LABELS.managedBy] === MANAGED_BY && l[LABELS.profile] === spec.profile && l[LABELS.generation] === String(spec.generation)
+  );
+}
+
+function stateOf(info: ContainerInspect): WorkloadState {
+  const s = info.State;
+  const st: WorkloadState = {
+    running: s.Running,
+    containerId: info.Id,
+    exitCode: s.Running ? null : s.ExitCode,
+    startedAt: s.StartedAt,
+  };
+  if (s.Running && s.Pid) st.pid = s.Pid;
+  if (!s.Running) {
+    if (s.OOMKilled) st.reason = "killed: out of memory";
+    else if (s.Status === "created") st.reason = "created, not started";
+    else st.reason = `exited with code ${s.ExitCode}${s.Error ? `: ${s.Error}` : ""}`;
+  } else if (s.Health?.Status === "unhealthy") st.reason = "unhealthy (docker health check)";
+  return st;
+}
+
+/**
+ * A driver for this host's engine, or a retryable DriverError when the engine does not answer (the daemon then runs
+ * without the container tier). Ensures the `twilight` network once up front. The default image for specs without one is
+ * twilight/hermes-profile:<project version>.
+ */
+export async function connectDockerDriver(opts: DockerDriverOptions = {}): Promise<DockerDriver> {
+  const docker = opts.docker ?? dockerClient();
+  try {
+    await docker.ping();
+  } catch (e) {
+    throw engineError("ping the Docker engine", e);
+  }
+  await ensureNetwork(docker, opts.network ?? "twilight");
+  const image = opts.image ?? imageRefs(await projectVersion()).profile;
+  return new DockerDriver({ ...opts, docker, image });
+}
+
+export class DockerDriver implements RuntimeDriver {
+  readonly kind = "docker" as const;
+  readonly docker: Docker;
+  private readonly network: string;
+  private readonly log: Logger;
+  private readonly listeners: ExitListener[] = [];
+  /** Workloads whose exits we report: container name -> (profile, generation). */
+  private readonly watched = new Map<string, { profile: string; generation: number }>();
+  private watcher: DieWatcher | undefined;
+
+  constructor(private readonly opts: DockerDriverOptions = {}) {
+    this.docker = opts.docker ?? dockerClient();
+    this.network = opts.network ?? "twilight";
+    this.log = (opts.log ?? createLogger("fleet")).child({ driver: "docker" });
+  }
+
+  /** The create body this driver would send (pure; `hermes-admin compose` renders from the same function). */
+  containerSpec(spec: WorkloadSpec) {
+    return buildContainerSpec(spec, {
+      ...this.opts.spec,
+      network: this.network,
+      image: this.opts.image,
+      limits: this.opts.limitsFor?.(spec),
+    });
+  }
+
+  async start(spec: WorkloadSpec): Promise<WorkloadHandle> {
+    const body = this.containerSpec(spec);
+    const name = body.name;
+    let info = await this.inspectName(name);
+    if (info && !belongsTo(info, spec))
+      throw new Conflict(`a container named ${name} exists and is not this profile's generation`, {
+        hint: "it was not created by the fleet for this profile; remove or rename it by hand after checking what it is",
+      });
+    // A stopped container whose spec (standby, limits, mounts...) or image changed is re-created; a running one is kept.
+    if (
+      info &&
+      !info.State.Running &&
+      (info.Config.Labels?.[SPEC_HASH_LABEL] !== body.Labels?.[SPEC_HASH_LABEL] || (await this.imageMoved(info, body.Image)))
+    ) {
+      this.log.info({ profile: spec.profile, generation: spec.generation }, "container spec or image changed: re-creating");
+      await this.docker
+        .getContainer(info.Id)
+        .remove({ force: true })
+        .catch((e: unknown) => {
+          if (!isNotFound(e)) throw engineError(`remove ${name}`, e);
+        });
+      info = undefined;
+    }
+    if (!info) {
+      await ensureNetwork(this.docker, this.network);
+      if (!(await imageExists(this.docker, body.Image)))
+        throw new DriverError("docker", `image ${body.Image} is not on this host`, { hint: "run `hermes-admin images build`" });
+      try {
+        await this.docker.createContainer(body);
+      } catch (e) {
+        if (statusOf(e) !== 409) throw engineError(`create ${name}`, e);
+      }
+      info = await this.inspectName(name);
+      if (!info || !belongsTo(info, spec))
+        throw new DriverError("docker", `container ${name} vanished after create`, { retryable: true });
+    }
+    this.watch(name, spec);
+    if (!info.State.Running) {
+      try {
+        await this.docker.getContainer(info.Id).start();
+      } catch (e) {
+        if (statusOf(e) !== 304) throw engineError(`start ${name}`, e);
+      }
+      info = (await this.inspectName(name)) ?? info;
+    }
+    this.log.info({ profile: spec.profile, generation: spec.generation, container: info.Id.slice(0, 12) }, "container started");
+    return { containerId: info.Id, ...(info.State.Pid ? { pid: info.State.Pid } : {}) };
+  }
+
+  async stop(spec: WorkloadSpec, opts: { timeoutMs?: number } = {}): Promise<void> {
+    const info = await this.owned(spec);
+    if (!info || !info.State.Running) return;
+    const t = Math.max(0, Math.ceil((opts.timeoutMs ?? 10_000) / 1000));
+    try {
+      // The engine sends the StopSignal (SIGTERM), waits t seconds, then SIGKILLs.
+      await this.docker.getContainer(info.Id).stop({ t });
+    } catch (e) {
+      if (statusOf(e) !== 304 && !isNotFound(e)) throw engineError(`stop ${info.Name}`, e);
+    }
+  }
+
+  async remove(spec: WorkloadSpec): Promise<void> {
+    const name = workloadName(spec.profile, spec.generation);
+    this.watched.delete(name);
+    const info = await this.owned(spec);
+    if (!info) return;
+    try {
+      await this.docker.getContainer(info.Id).remove({ force: true, v: true });
+    } catch (e) {
+      if (!isNotFound(e)) throw engineError(`remove ${name}`, e);
+    }
+  }
+
+  async inspect(spec: WorkloadSpec, known?: WorkloadHandle): Promise<WorkloadState> {
+    const info = await this.owned(spec, known);
+    if (!info) return { running: false, reason: "missing" };
+    return stateOf(info);
+  }
+
+  async adopt(spec: WorkloadSpec, known: WorkloadHandle): Promise<boolean> {
+    const info = await this.owned(spec, known);
+    if (!info || !info.State.Running) return false;
+    this.watch(workloadName(spec.profile, spec.generation), spec);
+    this.log.info({ profile: spec.profile, generation: spec.generation, container: info.Id.slice(0, 12) }, "container adopted");
+    return true;
+  }
+
+  async *logs(spec: WorkloadSpec, opts: LogOptions): AsyncIterable<LogLine> {
+    const info = await this.owned(spec);
+    if (!info) throw new DriverError("docker", `no container for ${spec.profile} generation ${spec.generation}`);
+    const c = this.docker.getContainer(info.Id);
+    const decoder = new LogLineDecoder();
+    const base = { stdout: true, stderr: true, tail: opts.tail ?? 100, timestamps: false };
+    if (!opts.follow) {
+      const out = (await c.logs({ ...base, follow: false })) as unknown as Buffer;
+      yield* decoder.push(Buffer.isBuffer(out) ? out : Buffer.from(String(out)));
+      yield* decoder.flush();
+      return;
+    }
+    const stream = (await c.logs({ ...base, follow: true })) as unknown as Readable;
+    const onAbort = () => stream.destroy();
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      for await (const chunk of stream) yield* decoder.push(chunk as Buffer);
+      yield* decoder.flush();
+    } catch (e) {
+      if (!opts.signal?.aborted) throw engineError(`logs of ${info.Name}`, e);
+    } finally {
+      opts.signal?.removeEventListener("abort", onAbort);
+      stream.destroy();
+    }
+  }
+
+  async exec(spec: WorkloadSpec, argv: string[], io: ExecIO): Promise<number> {
+    const info = await this.owned(spec);
+    if (!info?.State.Running)
+      throw new Precondition(`profile ${spec.profile} is not running`, {
+        hint: `start it first: hermes-admin start ${spec.profile}`,
+      });
+    const ex = await this.docker.getContainer(info.Id).exec({
+      Cmd: argv,
+      AttachStdin: false,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: false,
+      User: `${spec.uid}:${spec.gid}`,
+      WorkingDir: PROFILE_MOUNT,
+      Env: containerEnv(),
+    });
+    const stream = (await ex.start({ hijack: true, stdin: false })) as unknown as Readable;
+    const demux = new FrameDemuxer();
+    const onAbort = () => {
+      void ex.inspect().then((i) => {
+        if (i.Running && i.Pid) {
+          try {
+            process.kill(i.Pid, "SIGTERM");
+          } catch {
+            // already gone
+          }
+        }
+      });
+    };
+    io.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      for await (const chunk of stream) {
+        for (const f of demux.push(chunk as Buffer)) (f.stream === "stdout" ? io.onStdout : io.onStderr)(f.payload);
+      }
+    } finally {
+      io.signal?.removeEventListener("abort", onAbort);
+    }
+    // The stream ends when the process does; the exit code may need a moment to be recorded.
+    for (let i = 0; i < 50; i++) {
+      const r = await ex.inspect();
+      if (!r.Running) return r.ExitCode ?? -1;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    throw new DriverError("docker", `exec in ${info.Name} did not report an exit code`, { retryable: true });
+  }
+
+  async stats(spec: WorkloadSpec, known?: WorkloadHandle): Promise<WorkloadStats | null> {
+    const info = await this.owned(spec, known);
+    if (!info?.State.Running) return null;
+    try {
+      const raw = (await this.docker.getContainer(info.Id).stats({ stream: false })) as unknown as RawStats;
+      return computeStats(raw);
+    } catch (e) {
+      if (isNotFound(e) || statusOf(e) === 409) return null;
+      throw engineError(`stats of ${info.Name}`, e);
+    }
+  }
+
+  async listManaged(): Promise<ManagedWorkload[]> {
+    let list: ContainerSummary[];
+    try {
+      list = (await this.docker.listContainers({
+        all: true,
+        filters: { label: [`${LABELS.managedBy}=${MANAGED_BY}`, `${LABELS.role}=profile`] },
+      })) as unknown as ContainerSummary[];
+    } catch (e) {
+      throw engineError("list containers", e);
+    }
+    const tiers = new Map(list.map((c) => [c.Id, c.Labels[LABELS.tier]]));
+    return selectProfileContainers(list).map((c) => ({
+      profile: c.profile,
+      generation: c.generation,
+      tier: tiers.get(c.id) === "prefab" ? "prefab" : "container",
+      containerId: c.id,
+      running: c.running,
+    }));
+  }
+
+  onExit(listener: ExitListener): void {
+    this.listeners.push(listener);
+    this.ensureWatcher();
+  }
+
+  /** Stop watching engine events (lets the process exit). Containers keep running. */
+  close(): void {
+    this.watcher?.close();
+    this.watcher = undefined;
+  }
+
+  private watch(name: string, spec: WorkloadSpec): void {
+    this.watched.set(name, { profile: spec.profile, generation: spec.generation });
+    if (this.listeners.length) this.ensureWatcher();
+  }
+
+  private ensureWatcher(): void {
+    if (this.watcher) return;
+    this.watcher = new DieWatcher(this.docker, (e) => this.onDie(e), this.log);
+    this.watcher.start();
+  }
+
+  private onDie(e: DieEvent): void {
+    const w = this.watched.get(e.name);
+    if (!w || w.profile !== e.profile || w.generation !== e.generation) return;
+    this.log.info({ profile: w.profile, generation: w.generation, code: e.code, signal: e.signal }, "container exited");
+    for (const l of this.listeners) {
+      try {
+        l({ profile: w.profile, generation: w.generation, code: e.code, signal: e.signal });
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, "exit listener failed");
+      }
+    }
+  }
+
+  /** True when the image reference now names another image than the one the container was created from. */
+  private async imageMoved(info: ContainerInspect, ref: string): Promise<boolean> {
+    try {
+      return ((await this.docker.getImage(ref).inspect()) as { Id: string }).Id !== info.Image;
+    } catch (e) {
+      if (isNotFound(e)) return false;
+      throw engineError(`inspect image ${ref}`, e);
+    }
+  }
+
+  private async inspectName(idOrName: string): Promise<ContainerInspect | undefined> {
+    try {
+      return await this.docker.getContainer(idOrName).inspect();
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw engineError(`inspect ${idOrName}`, e);
+    }
+  }
+
+  /** The container of this profile generation, proven ours by its labels (by known id first, else by name). */
+  private async owned(spec: WorkloadSpec, known?: WorkloadHandle): Promise<ContainerInspect | undefined> {
+    if (known?.containerId) {
+      const byId = await this.inspectName(known.containerId);
+      if (byId && belongsTo(byId, spec)) return byId;
+    }
+    const byName = await this.inspectName(workloadName(spec.profile, spec.generation));
+    return byName && belongsTo(byName, spec) ? byName : undefined;
+  }
+}
