@@ -50,6 +50,24 @@ export class FleetClient {
     return parsed as T;
   }
 
+  /** Run a command in a profile (see `hermes-admin exec`); output is collected. */
+  async exec(name: string, argv: string[]): Promise<{ exit: number; stdout: string; stderr: string }> {
+    let exit = 1;
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    await this.stream(
+      `/v1/profiles/${encodeURIComponent(name)}/exec`,
+      (l) => {
+        const f = JSON.parse(l) as { s?: "o" | "e"; d?: string; exit?: number };
+        if (f.exit !== undefined) exit = f.exit;
+        else if (f.d !== undefined) (f.s === "o" ? out : err).push(Buffer.from(f.d, "base64"));
+      },
+      undefined,
+      { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ argv }) },
+    );
+    return { exit, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+  }
+
   async text(method: string, path: string): Promise<string> {
     const res = await this.fetch(path, { method, timeoutMs: 30_000 });
     const body = await res.text();

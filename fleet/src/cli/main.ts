@@ -7,7 +7,7 @@ import { serveForever } from "../daemon/serve.js";
 import { FleetClient } from "./client.js";
 import { daemonCommands } from "./daemon-commands.js";
 import { EXIT_HELP } from "./exit-codes.js";
-import { extensions } from "./extensions.js";
+import { platformCommands } from "./platform-commands.js";
 import { profileCommands } from "./profile-commands.js";
 import { fail } from "./run.js";
 
@@ -27,8 +27,8 @@ const program = new Command("hermes-admin")
   );
 
 profileCommands(program, () => FleetClient.fromConfig(cfg()));
-daemonCommands(program, cfg, fileURLToPath(import.meta.url), () => serveForever({ cfg: cfg(), ...extensions.daemon() }));
-extensions.commands(program, cfg, () => FleetClient.fromConfig(cfg()));
+daemonCommands(program, cfg, fileURLToPath(import.meta.url), () => serveForever({ cfg: cfg() }));
+platformCommands(program, cfg, () => FleetClient.fromConfig(cfg()));
 
 program.parseAsync(process.argv).catch((e) => {
   process.exitCode = fail(e, process.argv.includes("--json"));

@@ -158,6 +158,45 @@ export function profileCommands(program: Command, client: Client): void {
   }
 
   program
+    .command("migrate")
+    .description("move a running profile to the other tier on the same directory and uid, holding requests only for the handover")
+    .argument("<name>")
+    .addOption(new Option("--to <tier>", "target tier").choices(["prefab", "container"]).default("container"))
+    .option("--health-timeout <ms>", "how long the new workload may take to come up in standby")
+    .option("--drain-timeout <ms>", "how long in-flight requests may take to finish before the old workload stops")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  hermes-admin migrate test-upgrade-1 --to container\n  hermes-admin migrate test-upgrade-1 --to prefab    # also the way back",
+    )
+    .action(
+      action(async (name: string, o: { to: string; healthTimeout?: string; drainTimeout?: string }, cmd: Command) => {
+        const g = cmd.optsWithGlobals<GlobalOpts>();
+        if (!g.json) process.stderr.write(`migrating ${name} to ${o.to}\n`);
+        const r = await client().op<{
+          outcome: string;
+          message: string;
+          held_ms: number;
+          pause_ms: number;
+          total_ms: number;
+          steps: Array<{ step: string; ms: number }>;
+        }>(
+          "POST",
+          `/v1/profiles/${encodeURIComponent(name)}/migrate`,
+          {
+            to: o.to,
+            ...(o.healthTimeout ? { health_timeout_ms: Number(o.healthTimeout) } : {}),
+            ...(o.drainTimeout ? { drain_timeout_ms: Number(o.drainTimeout) } : {}),
+          },
+          progressPrinter(),
+        );
+        if (g.json) return void printJson(r);
+        process.stdout.write(
+          `${r.message}\n  pause ${r.pause_ms} ms, longest held request ${r.held_ms} ms, total ${r.total_ms} ms\n`,
+        );
+      }),
+    );
+
+  program
     .command("health")
     .description("probe one profile's /health (or every profile's), exit 8 when any is unhealthy")
     .argument("[name]")

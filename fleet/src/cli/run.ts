@@ -24,12 +24,13 @@ export function fail(e: unknown, json: boolean): number {
 }
 
 /** Wrap a command action: run it, set the exit code, never throw past here. */
-export function action<A extends unknown[]>(fn: (...args: A) => Promise<number | undefined | void>) {
+export function action<A extends unknown[]>(fn: (...args: A) => Promise<unknown>) {
   return async (...args: A): Promise<void> => {
     const cmd = args[args.length - 1] as { optsWithGlobals?: () => GlobalOpts };
     const json = Boolean(cmd?.optsWithGlobals?.().json);
     try {
-      process.exitCode = (await fn(...args)) ?? EXIT.ok;
+      const r = await fn(...args);
+      process.exitCode = typeof r === "number" ? r : EXIT.ok;
     } catch (e) {
       process.exitCode = fail(e, json);
     }

@@ -6,6 +6,7 @@ import type { FleetMetrics } from "../metrics.js";
 import type { ProfileRow } from "../registry/types.js";
 import type { FleetContext } from "../service/context.js";
 import { probeHealth } from "../service/health.js";
+import type { Migrator } from "../service/migrate.js";
 import type { ProfileService } from "../service/profiles.js";
 import { specOf } from "../service/workloads.js";
 import type { FrontDoor } from "./frontdoor.js";
@@ -15,6 +16,7 @@ import { unitFor } from "./views.js";
 export interface ApiDeps {
   ctx: FleetContext;
   profiles: ProfileService;
+  migrator: Migrator;
   frontDoor: FrontDoor;
   metrics: FleetMetrics;
   adminToken: string;
@@ -29,6 +31,13 @@ const SpawnBody = z
     plan: z.string().max(64).nullish(),
     user_id: z.string().max(128).nullish(),
     set: z.record(z.string()).optional(),
+  })
+  .strict();
+const MigrateBody = z
+  .object({
+    to: z.enum(["prefab", "container"]),
+    health_timeout_ms: z.number().int().min(1).max(600_000).optional(),
+    drain_timeout_ms: z.number().int().min(0).max(600_000).optional(),
   })
   .strict();
 const ExecBody = z.object({ argv: z.array(z.string()).min(1).max(256) }).strict();
@@ -120,6 +129,21 @@ export function buildApi(d: ApiDeps): Router {
       });
     });
   }
+  r.on("POST", "/v1/profiles/:name/migrate", async (req, res, p) => {
+    auth(req);
+    const body = parse(MigrateBody, await readJson(req, 4096));
+    await respondOp(
+      req,
+      res,
+      (progress) =>
+        d.migrator.migrate(
+          p.name as string,
+          { to: body.to, actor: actorOf(req), healthTimeoutMs: body.health_timeout_ms, drainTimeoutMs: body.drain_timeout_ms },
+          progress,
+        ),
+      { log: d.log },
+    );
+  });
   r.on("DELETE", "/v1/profiles/:name", async (req, res, p, url) => {
     auth(req);
     const force = url.searchParams.get("force") === "1";

@@ -58,6 +58,11 @@ export class FrontDoor {
     for (const w of g?.waiters ?? []) w();
   }
 
+  /** Requests waiting at the gate of `profile`. */
+  heldCount(profile: string): number {
+    return this.gates.get(profile)?.waiters.length ?? 0;
+  }
+
   inFlight(profile: string): number {
     return this.inflight.get(profile) ?? 0;
   }

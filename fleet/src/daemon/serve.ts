@@ -11,15 +11,19 @@ import { type FleetConfig, fleetConfig } from "../config.js";
 import { fleetMetrics } from "../metrics.js";
 import { McpTokenFile } from "../profiles/mcp-tokens.js";
 import { openRegistry } from "../registry/index.js";
+import { limitsForPlan } from "../runtime/container-spec.js";
+import { connectDockerDriver, type DockerDriver } from "../runtime/docker.js";
 import { Drivers } from "../runtime/index.js";
 import { ProcessDriver } from "../runtime/process.js";
 import type { RuntimeDriver } from "../runtime/types.js";
 import { type FleetContext, KeyedMutex } from "../service/context.js";
+import { Migrator } from "../service/migrate.js";
 import { ProfileService } from "../service/profiles.js";
 import { Supervisor } from "../supervisor/supervisor.js";
 import { ensureAdminToken } from "./admin-token.js";
 import { buildApi, handleFrontDoor } from "./api.js";
 import { FrontDoor } from "./frontdoor.js";
+import { platformRoutes } from "./platform-api.js";
 import { installSkills } from "./skills.js";
 
 export interface Daemon {
@@ -53,7 +57,11 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
     logs: cfg.logs,
     command: o.processCommand,
   });
-  const docker = await (o.containerDriver?.() ?? Promise.resolve(undefined)).catch((err) => {
+  const containerDriver =
+    o.containerDriver ??
+    (() =>
+      connectDockerDriver({ log: log.child({ driver: "docker" }), image: cfg.image, limitsFor: (s) => limitsForPlan(s.plan) }));
+  const docker = await containerDriver().catch((err) => {
     log.warn({ err: (err as Error).message }, "container tier unavailable on this host");
     return undefined;
   });
@@ -76,7 +84,18 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
   });
   const adminToken = ensureAdminToken(cfg.adminTokenFile);
   let url = "";
-  const api = buildApi({ ctx, profiles, frontDoor, metrics, adminToken, log, publicUrl: () => cfg.api.publicUrl ?? url });
+  const migrator = new Migrator(ctx, mutex, supervisor, profiles, frontDoor);
+  const api = buildApi({
+    ctx,
+    profiles,
+    migrator,
+    frontDoor,
+    metrics,
+    adminToken,
+    log,
+    publicUrl: () => cfg.api.publicUrl ?? url,
+    extraRoutes: (r, auth) => platformRoutes(r, auth, { ctx, log, docker: docker as DockerDriver | undefined }),
+  });
   const server = createServer((req, res) => {
     void (async () => {
       if (await handleFrontDoor(frontDoor, req, res)) return;
@@ -109,6 +128,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
     async close() {
       supervisor.close();
       processDriver.detachAll();
+      (docker as { close?: () => void } | undefined)?.close?.();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await registry.close();

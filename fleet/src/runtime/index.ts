@@ -23,6 +23,7 @@ export function specFor(
     uid: row.uid,
     gid: row.gid,
     port: override?.port ?? row.port,
+    plan: row.plan,
     image: row.image ?? ctx.image,
     skillsDir: ctx.skillsDir,
     logDir: join(ctx.logDir, row.name),

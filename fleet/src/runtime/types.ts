@@ -15,6 +15,8 @@ export interface WorkloadSpec {
   gid: number;
   /** Port the profile's API server listens on; on the host it is bound to 127.0.0.1 only. */
   port: number;
+  /** Billing plan: the container tier sizes its limits from it. */
+  plan?: string | null;
   /** Container image (container tier). */
   image?: string;
   /** Shared read-only skills directory on the host. */

@@ -76,7 +76,10 @@ describe("warehouse durability", () => {
     let roDays: number;
     try {
       roDays = Number((await ro.read("SELECT COUNT(DISTINCT trade_date) AS n FROM r_stock_daily"))[0]?.n);
-      await assert.rejects(ro.write((c) => c.run("DELETE FROM r_stock_daily")), /read-only/);
+      await assert.rejects(
+        ro.write((c) => c.run("DELETE FROM r_stock_daily")),
+        /read-only/,
+      );
     } finally {
       await ro.close();
     }

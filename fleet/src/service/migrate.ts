@@ -1,0 +1,271 @@
+/**
+ * Live migration between tiers (prefab <-> container) on the same directory and uid. The new workload starts first in
+ * standby (it does not open the profile's state), so requests are held only for the drain and the handover:
+ *   prepare -> standby start -> health(standby) -> hold -> drain -> stop old -> activate new -> health(ok) -> switch -> release
+ * Any failure rolls back to the old tier and leaves the profile serving, with the reason. Every step is an event.
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { DomainError, Precondition, parseEnv, type Tier, TimeoutError } from "@twilight/core";
+import { writeConfig } from "../profiles/layout.js";
+import type { ProfileRow } from "../registry/types.js";
+import type { WorkloadHandle, WorkloadSpec } from "../runtime/types.js";
+import type { Supervisor } from "../supervisor/supervisor.js";
+import { allocatePort } from "./allocate.js";
+import { type FleetContext, type KeyedMutex, noProgress, type Progress } from "./context.js";
+import { waitHealthy } from "./health.js";
+import type { ProfileService } from "./profiles.js";
+import { specOf } from "./workloads.js";
+
+/** What the front door offers a migration: hold new requests, wait for in-flight ones, release. */
+export interface TrafficGate {
+  hold(profile: string): void;
+  release(profile: string): void;
+  drain(profile: string, timeoutMs: number): Promise<boolean>;
+  readonly maxHeldMs: Map<string, number>;
+}
+
+export interface MigrateOptions {
+  to: Tier;
+  actor: string;
+  /** How long the new workload may take to report standby (default: the start timeout). */
+  healthTimeoutMs?: number;
+  drainTimeoutMs?: number;
+}
+
+export interface MigrateResult {
+  profile: string;
+  from: Tier;
+  to: Tier;
+  outcome: "migrated" | "noop" | "retiered-stopped" | "rolled-back";
+  generation: number;
+  /** Longest time a request was held by the front door during the handover. */
+  held_ms: number;
+  /** Time from hold to release (the pause callers could see). */
+  pause_ms: number;
+  total_ms: number;
+  steps: Array<{ step: string; ms: number }>;
+  message: string;
+}
+
+export class Migrator {
+  constructor(
+    private readonly ctx: FleetContext,
+    private readonly mutex: KeyedMutex,
+    private readonly supervisor: Supervisor,
+    private readonly profiles: ProfileService,
+    private readonly gate: TrafficGate,
+  ) {}
+
+  async migrate(name: string, o: MigrateOptions, progress: Progress = noProgress): Promise<MigrateResult> {
+    return await this.mutex.run(name, async () => {
+      const row = await this.profiles.get(name);
+      const t0 = performance.now();
+      const steps: Array<{ step: string; ms: number }> = [];
+      const step = (s: string, detail?: Record<string, unknown>) => {
+        const ms = Math.round(performance.now() - t0);
+        steps.push({ step: s, ms });
+        progress(s, detail);
+      };
+      const base = { profile: name, from: row.tier, to: o.to, held_ms: 0, pause_ms: 0, steps };
+      if (row.tier === o.to) {
+        step("noop", { reason: `already on ${o.to}` });
+        return {
+          ...base,
+          outcome: "noop",
+          generation: row.generation,
+          total_ms: 0,
+          message: `${name} already runs as ${o.to}; nothing to do`,
+        };
+      }
+      this.ctx.drivers.for(o.to); // fail early, with a hint, when the target tier has no driver here
+      if (row.status === "migrating") throw new Precondition(`${name} is already migrating`);
+      if (row.desired_state === "stopped" || row.status === "stopped" || row.status === "error") {
+        const gen = row.generation + 1;
+        await writeConfig(
+          row.profile_path,
+          this.ctx.cfg.templateDir,
+          this.profiles.renderInput({ ...row, generation: gen }, o.to),
+          row,
+        );
+        await this.ctx.registry.update(name, {
+          tier: o.to,
+          generation: gen,
+          status: "stopped",
+          pid: null,
+          pid_start_time: null,
+          container_id: null,
+        });
+        await this.event(name, o.actor, "migrate", "ok", { from: row.tier, to: o.to, stopped: true });
+        step("retiered", { note: "profile is stopped: switched its tier; start it when you want it running" });
+        return {
+          ...base,
+          outcome: "retiered-stopped",
+          generation: gen,
+          total_ms: Math.round(performance.now() - t0),
+          message: `${name} was not running: it will start as ${o.to} (hermes-admin start ${name})`,
+        };
+      }
+      return await this.live(row, o, { t0, step, steps });
+    });
+  }
+
+  private async live(
+    row: ProfileRow,
+    o: MigrateOptions,
+    t: { t0: number; step: (s: string, d?: Record<string, unknown>) => void; steps: Array<{ step: string; ms: number }> },
+  ): Promise<MigrateResult> {
+    const { name } = row;
+    const from = row.tier;
+    const gen = row.generation + 1;
+    const rows = await this.ctx.registry.list();
+    const port = await allocatePort(this.ctx.cfg.ports, new Set(rows.map((r) => r.port)));
+    const oldSpec = specOf(this.ctx, row);
+    const newSpec: WorkloadSpec = { ...specOf(this.ctx, row, { tier: o.to, generation: gen, port }), standby: true };
+    const oldDriver = this.ctx.drivers.for(from);
+    const newDriver = this.ctx.drivers.for(o.to);
+    await this.ctx.registry.update(name, { status: "migrating" });
+    await this.event(name, o.actor, "migrate-begin", "info", { from, to: o.to, generation: gen, port });
+    let held = false;
+    let oldStopped = false;
+    let handle: WorkloadHandle | undefined;
+    let holdStart = 0;
+    this.gate.maxHeldMs.delete(name);
+    try {
+      await writeConfig(
+        row.profile_path,
+        this.ctx.cfg.templateDir,
+        this.profiles.renderInput({ ...row, generation: gen, port }, o.to),
+        row,
+      );
+      t.step("config", { tier: o.to, generation: gen });
+      handle = await newDriver.start(newSpec);
+      t.step("standby-start", {
+        port,
+        ...(handle.containerId ? { container: handle.containerId.slice(0, 12) } : { pid: handle.pid }),
+      });
+      await waitHealthy({
+        port,
+        timeoutMs: o.healthTimeoutMs ?? this.ctx.cfg.startTimeoutMs,
+        intervalMs: 20,
+        accept: (r) => r.status === "standby" || r.status === "ok",
+        alive: async () => (await newDriver.inspect(newSpec, handle)).running,
+      });
+      t.step("standby-healthy");
+      this.gate.hold(name);
+      held = true;
+      holdStart = performance.now();
+      t.step("hold");
+      const drained = await this.gate.drain(name, o.drainTimeoutMs ?? 10_000);
+      t.step("drained", { complete: drained });
+      await this.supervisor.quietly(name, () => oldDriver.stop(oldSpec, { timeoutMs: this.ctx.cfg.stopTimeoutMs }));
+      oldStopped = true;
+      t.step("old-stopped");
+      await this.activate(port, row.profile_path);
+      await waitHealthy({ port, timeoutMs: 10_000, intervalMs: 10 });
+      t.step("activated");
+      await this.ctx.registry.update(name, {
+        tier: o.to,
+        generation: gen,
+        port,
+        pid: handle.pid ?? null,
+        pid_start_time: handle.pidStartTime ?? null,
+        container_id: handle.containerId ?? null,
+        image: o.to === "container" ? (newSpec.image ?? null) : null,
+        status: "running",
+        last_error: null,
+        last_started_at: new Date(this.ctx.now()).toISOString(),
+        last_health_check: new Date(this.ctx.now()).toISOString(),
+      });
+      this.supervisor.started(name);
+      this.gate.release(name);
+      held = false;
+      const pause = performance.now() - holdStart;
+      t.step("switched", { pause_ms: Math.round(pause) });
+      await oldDriver.remove(oldSpec).catch(() => undefined);
+      const total = Math.round(performance.now() - t.t0);
+      const heldMs = Math.round(this.gate.maxHeldMs.get(name) ?? 0);
+      await this.event(name, o.actor, "migrate", "ok", {
+        from,
+        to: o.to,
+        generation: gen,
+        pause_ms: Math.round(pause),
+        held_ms: heldMs,
+        total_ms: total,
+        steps: t.steps,
+      });
+      return {
+        profile: name,
+        from,
+        to: o.to,
+        outcome: "migrated",
+        generation: gen,
+        held_ms: heldMs,
+        pause_ms: Math.round(pause),
+        total_ms: total,
+        steps: t.steps,
+        message: `${name} now runs as ${o.to} (generation ${gen}); longest held request ${heldMs} ms`,
+      };
+    } catch (err) {
+      const reason = (err as Error).message;
+      t.step("rollback", { reason });
+      await newDriver.stop({ ...newSpec, standby: false }, { timeoutMs: 3_000 }).catch(() => undefined);
+      await newDriver.remove(newSpec).catch(() => undefined);
+      await writeConfig(row.profile_path, this.ctx.cfg.templateDir, this.profiles.renderInput(row, from), row).catch(
+        () => undefined,
+      );
+      let restored = row;
+      if (oldStopped) {
+        const h = await oldDriver.start(oldSpec);
+        await waitHealthy({ port: row.port, timeoutMs: this.ctx.cfg.startTimeoutMs }).catch(() => undefined);
+        this.supervisor.started(name);
+        restored = {
+          ...row,
+          pid: h.pid ?? null,
+          pid_start_time: h.pidStartTime ?? null,
+          container_id: h.containerId ?? row.container_id,
+        };
+      }
+      await this.ctx.registry.update(name, {
+        status: "running",
+        pid: restored.pid,
+        pid_start_time: restored.pid_start_time,
+        container_id: restored.container_id,
+        last_error: `migration to ${o.to} failed and was rolled back: ${reason}`,
+      });
+      if (held) this.gate.release(name);
+      await this.event(name, o.actor, "migrate", "error", { from, to: o.to, reason, steps: t.steps });
+      throw new DomainError(
+        err instanceof DomainError ? err.code : "DRIVER",
+        `migration of ${name} to ${o.to} failed at "${t.steps.at(-2)?.step ?? "start"}" and was rolled back; ${name} still runs as ${from}: ${reason}`,
+        {
+          hint: `hermes-admin events ${name} shows each step; hermes-admin logs ${name}`,
+          details: { steps: t.steps },
+          cause: err,
+        },
+      );
+    }
+  }
+
+  private async activate(port: number, dir: string): Promise<void> {
+    const env = parseEnv(await readFile(join(dir, ".env"), "utf8"));
+    const res = await fetch(`http://127.0.0.1:${port}/admin/activate`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${env.API_SERVER_KEY ?? ""}` },
+      signal: AbortSignal.timeout(10_000),
+    }).catch((e: Error) => {
+      throw new TimeoutError(`activation request failed: ${e.message}`);
+    });
+    if (!res.ok) throw new DomainError("DRIVER", `activation answered HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`);
+  }
+
+  private event(
+    profile: string,
+    actor: string,
+    action: string,
+    result: "ok" | "error" | "info",
+    detail: Record<string, unknown>,
+  ) {
+    return this.ctx.registry.addEvent({ profile, actor, action, result, detail });
+  }
+}
