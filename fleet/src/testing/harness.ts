@@ -25,6 +25,8 @@ export interface FleetHarness {
   url: string;
   cli(args: string[], extraEnv?: NodeJS.ProcessEnv): CliResult;
   cliJson<T>(args: string[]): T;
+  /** Like cli, without blocking the event loop (for tests that drive load while a command runs). */
+  cliAsync(args: string[]): Promise<CliResult>;
   startDaemon(): Promise<void>;
   killDaemon(signal?: NodeJS.Signals): Promise<void>;
   /** Every CLI call's arguments and output (stdout + stderr), for leak checks. */
@@ -63,6 +65,23 @@ export async function fleetHarness(extraEnv: Record<string, string> = {}): Promi
       const r = h.cli([...args, "--json"]);
       if (r.code !== 0) throw new Error(`hermes-admin ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
       return JSON.parse(r.stdout) as T;
+    },
+    cliAsync(args) {
+      return new Promise<CliResult>((resolve) => {
+        const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout?.on("data", (b: Buffer) => {
+          stdout += b.toString();
+        });
+        child.stderr?.on("data", (b: Buffer) => {
+          stderr += b.toString();
+        });
+        child.on("close", (code) => {
+          outputs.push({ args, text: `${stdout}\n${stderr}` });
+          resolve({ code: code ?? -1, stdout, stderr });
+        });
+      });
     },
     async startDaemon() {
       const child = spawn(process.execPath, [CLI, "serve"], { env, stdio: ["ignore", "ignore", "pipe"] });
@@ -108,6 +127,13 @@ export async function fleetHarness(extraEnv: Record<string, string> = {}): Promi
       return out;
     },
     async cleanup() {
+      // Remove every profile through the daemon first, so containers go through the driver (by our labels).
+      if (h.daemon) {
+        const r = h.cli(["list", "--no-stats", "--json"]);
+        const names =
+          r.code === 0 ? (JSON.parse(r.stdout) as { profiles: Array<{ name: string }> }).profiles.map((p) => p.name) : [];
+        await Promise.all(names.map((n) => h.cliAsync(["rm", n, "--force"])));
+      }
       await h.killDaemon("SIGKILL");
       for (const pids of (await h.profilePids()).values())
         for (const pid of pids) {
