@@ -3,6 +3,12 @@
  * one writer connection behind a mutex (every write of ours goes through it, whole days in one transaction) and a small
  * pool of reader connections whose every query runs in a READ ONLY transaction, so reads never wait for the writer and
  * can never write. A process that only looks (a check, a benchmark) opens the file with access_mode READ_ONLY.
+ *
+ * Reader statements are prepared once per connection and reused, but only until the writer next finishes: DuckDB
+ * (1.5.x, duckdb/duckdb#23704) plans a prepared statement with the table statistics of the moment, and may fold a
+ * filter on an empty table into an empty result, so a statement prepared before a commit can keep missing its rows
+ * (`meta` read as empty after trade_cal_refreshed_at was written). Every write bumps `generation`; a cached statement
+ * from an older generation is prepared again.
  */
 import { type DuckDBConnection, DuckDBInstance, type DuckDBPreparedStatement, type DuckDBValue } from "@duckdb/node-api";
 import { Unavailable } from "@twilight/core";
@@ -52,11 +58,19 @@ class Mutex {
   }
 }
 
+interface Prepared {
+  stmt: DuckDBPreparedStatement;
+  /** The write generation the statement was prepared in. */
+  generation: number;
+}
+
 export class Warehouse {
   private readonly free: DuckDBConnection[];
   private readonly waiting: ((c: DuckDBConnection) => void)[] = [];
   private readonly writeLock = new Mutex();
   private closed = false;
+  /** Bumped after every use of the writer: statements prepared before it may carry stale statistics. */
+  private generation = 0;
 
   private constructor(
     readonly path: string,
@@ -88,7 +102,7 @@ export class Warehouse {
     return this.writer === undefined;
   }
 
-  /** A query on a reader connection, inside a READ ONLY transaction; statements are prepared once per connection. */
+  /** A query on a reader connection, inside a READ ONLY transaction; statements are reused until the next write. */
   async read(sql: string, params: SqlValue[] = []): Promise<Row[]> {
     const conn = await this.acquire();
     try {
@@ -106,7 +120,7 @@ export class Warehouse {
     }
   }
 
-  private readonly statements = new WeakMap<DuckDBConnection, Map<string, DuckDBPreparedStatement>>();
+  private readonly statements = new WeakMap<DuckDBConnection, Map<string, Prepared>>();
   private async prepared(conn: DuckDBConnection, sql: string): Promise<DuckDBPreparedStatement> {
     let cache = this.statements.get(conn);
     if (!cache) {
@@ -114,10 +128,19 @@ export class Warehouse {
       this.statements.set(conn, cache);
     }
     const hit = cache.get(sql);
-    if (hit) return hit;
+    if (hit && hit.generation === this.generation) return hit.stmt;
+    // Read before preparing: a write that ends while we prepare makes this entry stale, never the reverse.
+    const generation = this.generation;
     const stmt = await conn.prepare(sql);
-    if (cache.size >= 256) cache.clear();
-    cache.set(sql, stmt);
+    if (hit) {
+      cache.delete(sql);
+      hit.stmt.destroySync();
+    }
+    if (cache.size >= 256) {
+      for (const p of cache.values()) p.stmt.destroySync();
+      cache.clear();
+    }
+    cache.set(sql, { stmt, generation });
     return stmt;
   }
 
@@ -125,14 +148,18 @@ export class Warehouse {
   write<T>(fn: (c: WriterConn) => Promise<T>): Promise<T> {
     const w = this.writer;
     if (!w) return Promise.reject(new Unavailable(`warehouse ${this.path} is open read-only`));
-    return this.writeLock.lock(() => {
+    return this.writeLock.lock(async () => {
       if (this.closed) throw new Unavailable("warehouse is closed");
-      return fn({
-        run: async (sql, params = []) => {
-          await w.run(sql, params as DuckDBValue[]);
-        },
-        all: (sql, params) => all(w, sql, params),
-      });
+      try {
+        return await fn({
+          run: async (sql, params = []) => {
+            await w.run(sql, params as DuckDBValue[]);
+          },
+          all: (sql, params) => all(w, sql, params),
+        });
+      } finally {
+        this.generation++;
+      }
     });
   }
 
