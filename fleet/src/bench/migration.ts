@@ -33,7 +33,8 @@ try {
       const l = await load.stop();
       if (r.code !== 0) throw new Error(r.stderr);
       const m = JSON.parse(r.stdout) as { pause_ms: number; held_ms: number; total_ms: number };
-      const e = (res[to] ??= { pause: [], held: [], total: [], failed: 0, sent: 0 });
+      res[to] ??= { pause: [], held: [], total: [], failed: 0, sent: 0 };
+      const e = res[to];
       e.pause.push(m.pause_ms);
       e.held.push(m.held_ms);
       e.total.push(m.total_ms);
