@@ -153,7 +153,10 @@ export class ProfileService {
       await this.event(name, o.req.actor, "spawn", "ok", { tier, port, uid, ms: Math.round(performance.now() - t0) });
       return running;
     } catch (err) {
-      for (const u of undo.reverse()) await u().catch(() => undefined);
+      // Undo while exits are expected: the dying workload's exit event must not be taken for a crash.
+      await this.supervisor.quietly(name, async () => {
+        for (const u of undo.reverse()) await u().catch(() => undefined);
+      });
       this.supervisor.forget(name);
       await this.event(name, o.req.actor, "spawn", "error", { error: (err as Error).message });
       if (err instanceof DomainError) throw err;
@@ -173,13 +176,16 @@ export class ProfileService {
       }
       await this.ctx.registry.update(name, { desired_state: "running", restart_count: 0 });
       progress("starting", { tier: row.tier });
-      const out = await this.supervisor
-        .quietly(name, () => startWorkload(this.ctx, row, true))
-        .catch(async (err) => {
+      // The failure is recorded while exits are still expected, so a late exit event cannot be taken for a crash.
+      const out = await this.supervisor.quietly(name, async () => {
+        try {
+          return await startWorkload(this.ctx, row, true);
+        } catch (err) {
           await this.ctx.registry.update(name, { status: "error", last_error: (err as Error).message });
           await this.event(name, actor, "start", "error", { error: (err as Error).message });
           throw err;
-        });
+        }
+      });
       this.supervisor.started(name);
       progress("healthy");
       await this.event(name, actor, "start", "ok", {});

@@ -124,7 +124,7 @@ export class Supervisor {
     const s = this.state(name);
     if (s.quiet > 0) return;
     const row = await this.ctx.registry.get(name);
-    if (!row || row.generation !== generation || row.status === "migrating") return;
+    if (!row || row.generation !== generation || row.status === "migrating" || row.status === "error") return;
     if (row.desired_state !== "running") {
       await this.ctx.registry.update(name, { status: "stopped", pid: null, pid_start_time: null });
       return;
