@@ -7,7 +7,6 @@ import { Unavailable } from "@twilight/core";
 import type { Command } from "commander";
 import type { FleetConfig } from "../config.js";
 import { isSameProcessAlive } from "../runtime/proc.js";
-import { FleetClient } from "./client.js";
 import { action, type GlobalOpts, printJson } from "./run.js";
 
 function daemonPid(cfg: FleetConfig): { pid: number; url: string } | undefined {
@@ -98,5 +97,4 @@ export function daemonCommands(program: Command, cfg: () => FleetConfig, entry: 
         return undefined;
       }),
     );
-  void FleetClient;
 }

@@ -2,9 +2,9 @@
  * The profile directory on disk (the contract in DESIGN.md): created in a staging directory and renamed into place, so a
  * failure leaves nothing behind; owned by the profile's uid/gid, mode 0700; `.env` 0600.
  */
-import { chmod, chown, cp, lstat, mkdir, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
+import { chmod, chown, cp, lstat, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Conflict } from "@twilight/core";
+import { Conflict, parseEnv } from "@twilight/core";
 import { type RenderInput, renderConfigYaml, renderDotEnv } from "../template/render.js";
 
 export const PROFILE_FILES = ["SOUL.md", "AGENTS.md"] as const;
@@ -80,7 +80,6 @@ export async function writeConfig(dir: string, templateDir: string, render: Rend
 }
 
 async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
-  const { readdir } = await import("node:fs/promises");
   await chown(dir, uid, gid);
   for (const ent of await readdir(dir, { withFileTypes: true })) {
     const p = join(dir, ent.name);
@@ -91,7 +90,6 @@ async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
 }
 
 export async function readProfileEnv(dir: string): Promise<Record<string, string>> {
-  const { parseEnv } = await import("@twilight/core");
   return parseEnv(await readFile(join(dir, ".env"), "utf8"));
 }
 

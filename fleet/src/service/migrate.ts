@@ -4,10 +4,8 @@
  *   prepare -> standby start -> health(standby) -> hold -> drain -> stop old -> activate new -> health(ok) -> switch -> release
  * Any failure rolls back to the old tier and leaves the profile serving, with the reason. Every step is an event.
  */
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { DomainError, Precondition, parseEnv, type Tier, TimeoutError } from "@twilight/core";
-import { writeConfig } from "../profiles/layout.js";
+import { readProfileEnv, writeConfig } from "../profiles/layout.js";
 import type { ProfileRow } from "../registry/types.js";
 import type { WorkloadHandle, WorkloadSpec } from "../runtime/types.js";
 import type { Supervisor } from "../supervisor/supervisor.js";
@@ -248,7 +246,7 @@ export class Migrator {
   }
 
   private async activate(port: number, dir: string): Promise<void> {
-    const env = parseEnv(await readFile(join(dir, ".env"), "utf8"));
+    const env = await readProfileEnv(dir);
     const res = await fetch(`http://127.0.0.1:${port}/admin/activate`, {
       method: "POST",
       headers: { authorization: `Bearer ${env.API_SERVER_KEY ?? ""}` },

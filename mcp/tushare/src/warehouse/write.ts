@@ -1,26 +1,10 @@
 /** Writes to the warehouse. Each function is one transaction on the writer connection. */
 import type { DailyBar, Fundamentals, StockBasic, TradeCalDay } from "@twilight/core";
+import { FIELDS } from "../tushare/types.js";
 import type { SqlValue, Warehouse, WriterConn } from "./db.js";
 
-const DAILY_COLS = ["ts_code", "trade_date", "open", "high", "low", "close", "pre_close", "change", "pct_chg", "vol", "amount"];
-const FINA_COLS = [
-  "ts_code",
-  "ann_date",
-  "end_date",
-  "eps",
-  "dt_eps",
-  "roe",
-  "roe_dt",
-  "roa",
-  "grossprofit_margin",
-  "netprofit_yoy",
-  "or_yoy",
-  "debt_to_assets",
-  "current_ratio",
-  "quick_ratio",
-  "bps",
-  "profit_dedt",
-];
+const DAILY_COLS: string[] = [...FIELDS.daily];
+const FINA_COLS: string[] = [...FIELDS.fina_indicator];
 
 /** INSERT (OR REPLACE) of many rows, in statements of at most `chunk` rows. */
 async function insertRows(
