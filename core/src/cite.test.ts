@@ -6,6 +6,7 @@ import {
   generateSigningKey,
   importSigningKey,
   keyMap,
+  parsePinnedKeys,
   publicCiteKey,
   signEnvelope,
   verifyCite,
@@ -69,4 +70,36 @@ test("a stored key reloads to the same key id and still verifies", () => {
   assert.equal(again.keyId, key.keyId);
   const e = signEnvelope({ a: 1 }, { ...envelope().cite }, again);
   assert.equal(verifyCite(e, { ...opts }).ok, true);
+});
+
+test("a cite answers one call: another api or other params are wrong_call", () => {
+  const e = envelope();
+  const expect = { api: "daily", params: { ts_code: "600519.SH" } };
+  assert.equal(verifyCite(e, { ...opts, expect }).ok, true);
+  const r = verifyCite(e, { ...opts, expect: { api: "daily", params: { ts_code: "000858.SZ" } } });
+  assert.equal(r.ok ? "ok" : r.reason, "wrong_call");
+  const r2 = verifyCite(e, { ...opts, expect: { api: "fina_indicator", params: { ts_code: "600519.SH" } } });
+  assert.equal(r2.ok ? "ok" : r2.reason, "wrong_call");
+  const r3 = verifyCite(e, { ...opts, expect: { api: "daily", params: { ts_code: "600519.SH", as_of: null } } });
+  assert.equal(r3.ok ? "ok" : r3.reason, "wrong_call");
+});
+
+test("a key past its not_after is refused even for a fresh cite (expired_key)", () => {
+  const e = envelope();
+  const notAfter = new Map([[key.keyId, now + 1000]]);
+  assert.equal(verifyCite(e, { ...opts, notAfter }).ok, true);
+  const r = verifyCite(e, { ...opts, notAfter, now: () => now + 2000 });
+  assert.equal(r.ok ? "ok" : r.reason, "expired_key");
+});
+
+test("pinned keys file: x or public_key, not_after, and a key id that does not match its key is refused", () => {
+  const pub = publicCiteKey(key);
+  const until = "2026-12-01T00:00:00Z";
+  const p = parsePinnedKeys(JSON.stringify({ keys: [{ key_id: pub.key_id, public_key: pub.x, not_after: until }] }));
+  assert.ok(p.keys.has(pub.key_id));
+  assert.equal(p.notAfter.get(pub.key_id), Date.parse(until));
+  const other = publicCiteKey(generateSigningKey());
+  assert.throws(() => parsePinnedKeys(JSON.stringify({ keys: [{ key_id: pub.key_id, x: other.x }] })), /does not match/);
+  assert.throws(() => parsePinnedKeys("{"));
+  assert.throws(() => parsePinnedKeys(JSON.stringify({ keys: [{ key_id: "k" }] })));
 });

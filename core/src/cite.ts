@@ -7,6 +7,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, typ
 import { z } from "zod";
 import { canonicalize } from "./canonical.js";
 import { DomainError } from "./errors.js";
+import { formatIssues } from "./validation.js";
 
 export const CITE_VERSION = 1;
 
@@ -41,6 +42,8 @@ export const CITE_FAILURE_REASONS = [
   "data_mismatch",
   "wrong_profile",
   "stale",
+  "wrong_call",
+  "expired_key",
 ] as const;
 export type CiteFailureReason = (typeof CITE_FAILURE_REASONS)[number];
 
@@ -76,6 +79,12 @@ export interface PublicCiteKey {
   alg: "Ed25519";
   /** base64url of the raw 32-byte Ed25519 public key (JWK `x`). */
   x: string;
+  /** When the data service made the key (informational). */
+  created_at?: string;
+  /** The data service signs with the key only from this ISO time on (published earlier so profiles can pin it). */
+  not_before?: string;
+  /** After this ISO time the key is retired: cites signed with it are refused (`expired_key`). */
+  not_after?: string | null;
 }
 
 export function keyIdOf(publicKey: KeyObject): string {
@@ -136,6 +145,10 @@ export function signEnvelope<T>(data: T, meta: UnsignedCite, key: CiteSigningKey
 export interface VerifyOptions {
   /** Trusted keys by key id. */
   keys: ReadonlyMap<string, KeyObject>;
+  /** Revocation: a key listed here is refused (`expired_key`) once `now` is past its time (epoch ms). */
+  notAfter?: ReadonlyMap<string, number>;
+  /** The call the envelope must answer (see market.ts citeBinding): a cite for any other api/params is `wrong_call`. */
+  expect?: { api: string; params: Record<string, unknown> };
   /** The profile that is about to use the data: a cite issued for any other profile is refused. */
   profile: string;
   /** Oldest acceptable `retrieved_at`, as an age. Default 10 minutes. */
@@ -145,16 +158,23 @@ export interface VerifyOptions {
 
 export type VerifyResult<T> = { ok: true; envelope: CiteEnvelope<T> } | { ok: false; reason: CiteFailureReason; message: string };
 
-/** Check an envelope. Order matters: shape, key, signature, data hash, profile, age - the first failure is the reason. */
+/**
+ * Check an envelope. Order matters: shape, key, key expiry, signature, data hash, profile, call, age - the first failure
+ * is the reason.
+ */
 export function verifyCite<T = unknown>(envelope: unknown, opts: VerifyOptions): VerifyResult<T> {
   const fail = (reason: CiteFailureReason, message: string): VerifyResult<T> => ({ ok: false, reason, message });
   if (typeof envelope !== "object" || envelope === null || !("data" in envelope) || !("cite" in envelope))
     return fail("malformed", "not a {data, cite} envelope");
   const parsed = CiteSchema.safeParse((envelope as { cite: unknown }).cite);
-  if (!parsed.success) return fail("malformed", parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
+  if (!parsed.success) return fail("malformed", formatIssues(parsed.error.issues));
   const cite = parsed.data;
   const key = opts.keys.get(cite.key_id);
   if (!key) return fail("unknown_key", `key ${cite.key_id} is not trusted`);
+  const now = (opts.now ?? Date.now)();
+  const notAfter = opts.notAfter?.get(cite.key_id);
+  if (notAfter !== undefined && now > notAfter)
+    return fail("expired_key", `key ${cite.key_id} was retired at ${new Date(notAfter).toISOString()}`);
   const { sig, ...unsigned } = cite;
   let sigOk = false;
   try {
@@ -173,7 +193,14 @@ export function verifyCite<T = unknown>(envelope: unknown, opts: VerifyOptions):
   if (digest !== cite.data_sha256) return fail("data_mismatch", "data does not hash to data_sha256");
   if (cite.profile !== opts.profile)
     return fail("wrong_profile", `cite was issued for profile ${cite.profile}, not ${opts.profile}`);
-  const now = (opts.now ?? Date.now)();
+  if (opts.expect) {
+    if (cite.api !== opts.expect.api) return fail("wrong_call", `cite is for api ${cite.api}, the call was ${opts.expect.api}`);
+    if (canonicalize(cite.params) !== canonicalize(opts.expect.params))
+      return fail(
+        "wrong_call",
+        `cite params ${canonicalize(cite.params)} are not the call's ${canonicalize(opts.expect.params)}`,
+      );
+  }
   const age = now - Date.parse(cite.retrieved_at);
   const maxAge = opts.maxAgeMs ?? 10 * 60_000;
   if (age > maxAge)
@@ -191,4 +218,41 @@ export function assertCite<T = unknown>(envelope: unknown, opts: VerifyOptions):
 
 export function keyMap(keys: PublicCiteKey[]): Map<string, KeyObject> {
   return new Map(keys.map((k) => [k.key_id, importPublicCiteKey(k)]));
+}
+
+/**
+ * A pinned key set: `{"keys":[{key_id, alg?, x | public_key, not_after?}]}` (the shape of the data service's
+ * `cite-keys.json` / `/.well-known/cite-keys`). The fleet writes it into each profile where the tenant cannot change it.
+ * `public_key` is accepted as another name of `x` (base64url of the raw Ed25519 key); `not_after` is an ISO time.
+ */
+export const PinnedKeysFileSchema = z.object({
+  keys: z.array(
+    z
+      .object({
+        key_id: z.string().min(1),
+        alg: z.literal("Ed25519").optional(),
+        x: z.string().min(1).optional(),
+        public_key: z.string().min(1).optional(),
+        not_after: z.string().datetime({ offset: true }).nullable().optional(),
+      })
+      .passthrough()
+      .refine((k) => !!(k.x ?? k.public_key), "a key needs x (or public_key)"),
+  ),
+});
+
+export interface PinnedKeys {
+  keys: Map<string, KeyObject>;
+  notAfter: Map<string, number>;
+}
+
+/** Parse a pinned keys file. Throws on a malformed file or a key whose id does not match it (never half-loads). */
+export function parsePinnedKeys(text: string): PinnedKeys {
+  const parsed = PinnedKeysFileSchema.parse(JSON.parse(text));
+  const keys = new Map<string, KeyObject>();
+  const notAfter = new Map<string, number>();
+  for (const k of parsed.keys) {
+    keys.set(k.key_id, importPublicCiteKey({ key_id: k.key_id, alg: "Ed25519", x: (k.x ?? k.public_key) as string }));
+    if (k.not_after) notAfter.set(k.key_id, Date.parse(k.not_after));
+  }
+  return { keys, notAfter };
 }

@@ -7,3 +7,6 @@ export * from "./http.js";
 export * from "./log.js";
 export * from "./market.js";
 export * from "./names.js";
+export * from "./plans.js";
+export * from "./provision-auth.js";
+export * from "./validation.js";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { normalizeStockCode } from "./market.js";
+import { citeBinding, isMarketTool, normalizeStockCode, TOOLS } from "./market.js";
 
 test("normalises the accepted code forms", () => {
   for (const [i, o] of [
@@ -30,4 +30,32 @@ test("rejects what is not a code", () => {
       bad,
     );
   }
+});
+
+test("citeBinding normalises the call the way the data service cites it", () => {
+  assert.deepEqual(citeBinding(TOOLS.latestPrice, { ts_code: "sh600519" }), {
+    api: "daily",
+    params: { ts_code: "600519.SH", as_of: null },
+  });
+  assert.deepEqual(citeBinding(TOOLS.dailyPrices, { ts_code: "000858" }).params, {
+    ts_code: "000858.SZ",
+    start_date: null,
+    end_date: null,
+    limit: 30,
+  });
+  assert.deepEqual(citeBinding(TOOLS.fundamentals, { ts_code: "600519", period: "20241231" }), {
+    api: "fina_indicator",
+    params: { ts_code: "600519.SH", period: "20241231" },
+  });
+  assert.deepEqual(citeBinding(TOOLS.tradeCalendar, { start_date: "20250101", end_date: "20250110" }).params, {
+    exchange: "SSE",
+    start_date: "20250101",
+    end_date: "20250110",
+    is_open: null,
+  });
+  assert.deepEqual(citeBinding(TOOLS.searchStocks, { query: " 茅台 " }), { api: "stock_basic", params: { query: "茅台" } });
+  assert.throws(() => citeBinding(TOOLS.latestPrice, { ts_code: "nope" }));
+  assert.throws(() => citeBinding(TOOLS.latestPrice, {}));
+  assert.equal(isMarketTool("get_latest_price"), true);
+  assert.equal(isMarketTool("constructor"), false);
 });

@@ -133,3 +133,67 @@ export const ToolData = {
   [TOOLS.tradeCalendar]: z.object({ exchange: z.string(), rows: z.array(TradeCalDay) }),
   [TOOLS.searchStocks]: z.object({ query: z.string(), rows: z.array(StockBasic) }),
 } as const;
+
+export type MarketTool = (typeof TOOLS)[keyof typeof TOOLS];
+
+/** What a cite must say about the call it answers: the Tushare API and the normalised params. */
+export interface CiteBinding {
+  api: string;
+  params: Record<string, unknown>;
+}
+
+const TOOL_INPUT_SCHEMAS: Record<MarketTool, z.ZodTypeAny> = {
+  [TOOLS.dailyPrices]: DailyPricesInput,
+  [TOOLS.latestPrice]: LatestPriceInput,
+  [TOOLS.fundamentals]: FundamentalsInput,
+  [TOOLS.tradeCalendar]: TradeCalendarInput,
+  [TOOLS.searchStocks]: SearchStocksInput,
+};
+
+export function isMarketTool(name: string): name is MarketTool {
+  return Object.hasOwn(TOOL_INPUT_SCHEMAS, name);
+}
+
+/**
+ * The `api` and `params` the data service puts in the cite of a call with these arguments. The data service builds its
+ * cites with this function and the profile checks them with it, so a cite answers exactly one call: a valid cite of the
+ * same profile replayed for another call does not match. Throws InputInvalid for arguments the tool would refuse.
+ */
+export function citeBinding(tool: MarketTool, args: unknown): CiteBinding {
+  const parsed = TOOL_INPUT_SCHEMAS[tool].safeParse(args ?? {});
+  if (!parsed.success) throw new InputInvalid(`arguments of ${tool} are invalid: ${parsed.error.issues[0]?.message ?? ""}`);
+  switch (tool) {
+    case TOOLS.dailyPrices: {
+      const a = parsed.data as z.infer<typeof DailyPricesInput>;
+      const params = {
+        ts_code: normalizeStockCode(a.ts_code),
+        start_date: a.start_date ?? null,
+        end_date: a.end_date ?? null,
+        limit: a.limit ?? 30,
+      };
+      return { api: "daily", params };
+    }
+    case TOOLS.latestPrice: {
+      const a = parsed.data as z.infer<typeof LatestPriceInput>;
+      return { api: "daily", params: { ts_code: normalizeStockCode(a.ts_code), as_of: a.as_of ?? null } };
+    }
+    case TOOLS.fundamentals: {
+      const a = parsed.data as z.infer<typeof FundamentalsInput>;
+      return { api: "fina_indicator", params: { ts_code: normalizeStockCode(a.ts_code), period: a.period ?? null } };
+    }
+    case TOOLS.tradeCalendar: {
+      const a = parsed.data as z.infer<typeof TradeCalendarInput>;
+      const params = {
+        exchange: a.exchange ?? "SSE",
+        start_date: a.start_date,
+        end_date: a.end_date,
+        is_open: a.is_open ?? null,
+      };
+      return { api: "trade_cal", params };
+    }
+    case TOOLS.searchStocks: {
+      const a = parsed.data as z.infer<typeof SearchStocksInput>;
+      return { api: "stock_basic", params: { query: a.query.trim() } };
+    }
+  }
+}
