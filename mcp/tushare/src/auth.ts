@@ -1,23 +1,13 @@
 /**
  * The data directory's secrets and the bearer tokens (contract 4):
  * - tokens.json, written by the fleet atomically, reloaded here whenever its mtime (or inode/size) changes;
- * - cite-signing-key.pem (0600, created on first start) and cite-keys.json (the public keys);
+ * - the cite key set (keys.ts): cite-keyset.json (0600), cite-signing-key.pem (0600), cite-keys.json (public);
  * - admin-token (0600, created on first start) for /admin routes and `mcp check`.
  */
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  type CiteSigningKey,
-  exportSigningKey,
-  generateSigningKey,
-  importSigningKey,
-  type Logger,
-  type PublicCiteKey,
-  publicCiteKey,
-  safeEqual,
-  sha256Hex,
-} from "@twilight/core";
+import { type Logger, safeEqual, sha256Hex } from "@twilight/core";
 import { z } from "zod";
 
 export const DATA_FILES = {
@@ -47,16 +37,82 @@ export function writeFileAtomic(path: string, text: string, mode = 0o600): void 
   renameSync(tmp, path);
 }
 
+/** What /health says about tokens.json. */
+export interface TokenStatus {
+  ok: boolean;
+  file: string;
+  profiles: number;
+  tokens: number;
+  /** Why the file on disk is not in use (the last good set is served instead). */
+  error?: string;
+  /** The last good set came from tokens.last-good.json (tokens.json was bad at start). */
+  from_last_good?: boolean;
+}
+
+/** Hashes that appear more than once as keys: JSON.parse would silently keep the last one. */
+function duplicateHashes(text: string): string[] {
+  const seen = new Set<string>();
+  const dup = new Set<string>();
+  for (const m of text.matchAll(/"([0-9a-f]{64})"\s*:/g)) {
+    const h = m[1] as string;
+    if (seen.has(h)) dup.add(h);
+    seen.add(h);
+  }
+  return [...dup];
+}
+
+/** Parse tokens.json: a hash (one token) belongs to one profile only, or the whole file is refused. */
+export function parseTokens(text: string): Map<string, string> {
+  const parsed = TokensFile.parse(JSON.parse(text));
+  const dup = duplicateHashes(text);
+  if (dup.length) throw new Error(`${dup.length} token hash(es) are listed more than once: a token belongs to one profile only`);
+  return new Map(Object.entries(parsed.tokens).map(([h, v]) => [h, v.profile]));
+}
+
+/**
+ * The bearer tokens. A tokens.json that does not parse (or gives one token to two profiles) is never read as empty:
+ * the last good set keeps serving, the error is logged naming the file and shown in /health. The last good set is
+ * also kept on disk (tokens.last-good.json, 0600) so a restart with a bad file still serves it.
+ */
 export class TokenStore {
   private byHash = new Map<string, string>();
   private stamp = "";
   private digest = "";
+  private error: string | undefined;
+  private fromLastGood = false;
 
   constructor(
     private readonly path: string,
     private readonly log?: Logger,
   ) {
     this.reloadIfChanged();
+    if (this.error) this.loadLastGood();
+  }
+
+  private get lastGoodPath(): string {
+    return this.path.replace(/\.json$/, "") + ".last-good.json";
+  }
+
+  private loadLastGood(): void {
+    try {
+      this.byHash = parseTokens(readFileSync(this.lastGoodPath, "utf8"));
+      this.fromLastGood = true;
+      this.log?.warn({ file: this.lastGoodPath, profiles: this.byHash.size }, "serving the last good tokens");
+    } catch {
+      // no last good copy: nobody is authorised until tokens.json is fixed (and /health says why)
+    }
+  }
+
+  status(): TokenStatus {
+    this.reloadIfChanged();
+    return {
+      ok: !this.error,
+      file: this.path,
+      profiles: new Set(this.byHash.values()).size,
+      tokens: this.byHash.size,
+      ...(this.error ? { error: this.error } : {}),
+      ...(this.fromLastGood ? { from_last_good: true } : {}),
+    };
   }
 
   /** Re-read tokens.json when it changed. A missing file means no tokens; a bad file keeps the previous tokens. */
@@ -74,18 +130,35 @@ export class TokenStore {
     if (!st) {
       this.byHash = new Map();
       this.digest = "";
+      this.error = undefined;
+      this.fromLastGood = false;
       return;
     }
+    let text: string;
     try {
-      const text = readFileSync(this.path, "utf8");
-      const digest = sha256Hex(text);
-      if (digest === this.digest) return;
-      const parsed = TokensFile.parse(JSON.parse(text));
-      this.digest = digest;
-      this.byHash = new Map(Object.entries(parsed.tokens).map(([h, v]) => [h, v.profile]));
-      this.log?.info({ profiles: this.byHash.size }, "loaded tokens.json");
+      text = readFileSync(this.path, "utf8");
     } catch (e) {
-      this.log?.error({ err: (e as Error).message }, "tokens.json is invalid; keeping the tokens loaded before");
+      this.error = `cannot read ${this.path}: ${(e as Error).message}`;
+      this.log?.error({ file: this.path, err: this.error }, "tokens file unreadable; keeping the tokens loaded before");
+      return;
+    }
+    const digest = sha256Hex(text);
+    if (digest === this.digest) return;
+    this.digest = digest;
+    try {
+      this.byHash = parseTokens(text);
+      this.error = undefined;
+      this.fromLastGood = false;
+      this.log?.info({ file: this.path, profiles: this.byHash.size }, "loaded tokens.json");
+      try {
+        writeFileAtomic(this.lastGoodPath, text, 0o600);
+      } catch (e) {
+        this.log?.warn({ file: this.lastGoodPath, err: (e as Error).message }, "could not keep a last good copy of the tokens");
+      }
+    } catch (e) {
+      const msg = e instanceof SyntaxError ? `not JSON (${e.message})` : (e as Error).message;
+      this.error = `${this.path} is invalid: ${msg}`.slice(0, 500);
+      this.log?.error({ file: this.path, err: this.error }, "tokens file is invalid; keeping the tokens loaded before");
     }
   }
 
@@ -102,20 +175,6 @@ export class TokenStore {
 
 export function ensureDataDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-}
-
-/** Load the signing key, creating it (0600) on first start; also (re)write cite-keys.json. */
-export function ensureSigningKey(dir: string): { key: CiteSigningKey; publicKeys: PublicCiteKey[] } {
-  const path = join(dir, DATA_FILES.signingKey);
-  let key: CiteSigningKey;
-  if (existsSync(path)) key = importSigningKey(readFileSync(path, "utf8"));
-  else {
-    key = generateSigningKey();
-    writeFileAtomic(path, exportSigningKey(key), 0o600);
-  }
-  const publicKeys = [publicCiteKey(key)];
-  writeFileAtomic(join(dir, DATA_FILES.citeKeys), `${JSON.stringify({ keys: publicKeys }, null, 2)}\n`, 0o644);
-  return { key, publicKeys };
 }
 
 /** Load the admin token, creating it (0600) on first start. */

@@ -1,15 +1,16 @@
 #!/usr/bin/env node
 /**
- * The data service's command line: `serve`, `check`, `backfill`, `seed-trade-cal`, `tushare-test-server`.
+ * The data service's command line: `serve`, `check`, `backfill`, `seed-trade-cal`, `rotate-key`, `tushare-test-server`.
  * `hermes-admin mcp check` spawns `check`; scripts/data/backfill-tushare and scripts/data/seed-trade-cal call the rest.
  * Exit codes: 0 ok, 1 a check item or a run failed (or an error), 2 bad usage.
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createLogger, DomainError, errorFromBody } from "@twilight/core";
-import { readAdminToken } from "./auth.js";
+import { ensureDataDir, readAdminToken } from "./auth.js";
 import { formatCheck, runCheck } from "./check.js";
 import { DEFAULT_DATA_DIR, readConfig } from "./config.js";
+import { rotateKey } from "./keys.js";
 import { Metrics } from "./metrics.js";
 import { STEPS, type Step } from "./scheduler/scheduler.js";
 import { serve } from "./serve.js";
@@ -34,6 +35,13 @@ commands:
       --url URL              ask a running service to do it (POST /admin/scheduler/run) instead of opening the file
       --data-dir DIR, --json
   seed-trade-cal [options]   refresh trade_cal only (same options as backfill)
+  rotate-key [options]       add a new cite signing key; the current one stays trusted for a grace period, then is
+                             refused. A running service picks the new key set up without a restart.
+      --grace-seconds N      how long the retiring key stays valid after the new one signs (default 3600)
+      --activate-in-seconds N  publish the new key now, sign with it after N seconds (default 0), so the fleet can pin
+                             it into every profile first
+      --data-dir DIR         the service's data dir (default $MCP_DATA_DIR or ${DEFAULT_DATA_DIR})
+      --json                 print the result (new key id, published keys with not_after) as JSON
   tushare-test-server        a local Tushare-protocol server serving the embedded fixture (a developer tool)
       --port N (default 7100), --host H (default 127.0.0.1), --token T (default "test-token"), --per-minute N
 
@@ -141,6 +149,29 @@ async function cmdBackfill(args: string[], fixedSteps?: Step[]): Promise<number>
   return run.status === "ok" ? 0 : 1;
 }
 
+function cmdRotateKey(args: string[]): number {
+  const v = parse(args, {
+    "grace-seconds": { type: "string" },
+    "activate-in-seconds": { type: "string" },
+    "data-dir": { type: "string" },
+    json: { type: "boolean" },
+  });
+  const dataDir = (v["data-dir"] as string | undefined) ?? process.env.MCP_DATA_DIR ?? DEFAULT_DATA_DIR;
+  ensureDataDir(dataDir);
+  const r = rotateKey(dataDir, {
+    graceSeconds: int(v["grace-seconds"] as string | undefined, "grace-seconds") ?? 3600,
+    activateInSeconds: int(v["activate-in-seconds"] as string | undefined, "activate-in-seconds") ?? 0,
+  });
+  if (v.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+  else
+    process.stdout.write(
+      `new cite key ${r.new_key_id} signs from ${r.signs_from}\n` +
+        (r.retiring_key_id ? `retiring key ${r.retiring_key_id} is refused after ${r.retiring_not_after}\n` : "") +
+        `published keys (${join(dataDir, "cite-keys.json")}): ${r.keys.map((k) => k.key_id).join(", ")}\n`,
+    );
+  return 0;
+}
+
 async function cmdTestServer(args: string[]): Promise<number> {
   const v = parse(args, {
     port: { type: "string" },
@@ -180,6 +211,8 @@ export async function main(argv: string[]): Promise<number> {
       return cmdBackfill(rest);
     case "seed-trade-cal":
       return cmdBackfill(rest, ["trade_cal"]);
+    case "rotate-key":
+      return cmdRotateKey(rest);
     case "tushare-test-server":
       return cmdTestServer(rest);
     default:

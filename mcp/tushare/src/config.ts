@@ -13,6 +13,8 @@ export const ConfigSchema = z.object({
   MCP_DATA_DIR: z.string().min(1).default(DEFAULT_DATA_DIR),
   MCP_HOST: z.string().min(1).default("127.0.0.1"),
   MCP_PORT: z.coerce.number().int().min(0).max(65535).default(9100),
+  /** Also serve on this unix socket (mode 0666; its directory decides who can reach it - the fleet makes it root-owned). */
+  MCP_SOCKET_PATH: z.preprocess(emptyToUndefined, z.string().startsWith("/", "an absolute path").optional()),
   TUSHARE_URL: z.string().url().default("http://api.tushare.pro"),
   TUSHARE_TOKEN: z.preprocess(emptyToUndefined, z.string().min(8).optional()),
   TUSHARE_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(200),

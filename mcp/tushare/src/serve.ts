@@ -16,6 +16,7 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
     dataDir: cfg.MCP_DATA_DIR,
     host: cfg.MCP_HOST,
     port: cfg.MCP_PORT,
+    ...(cfg.MCP_SOCKET_PATH ? { socketPath: cfg.MCP_SOCKET_PATH } : {}),
     api,
     scheduler: schedulerSettings(cfg, api),
     log,
@@ -36,6 +37,8 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
       },
     );
   };
+  // SIGHUP: re-read the cite key set now (it is also re-read whenever cite-keyset.json changes)
+  process.on("SIGHUP", () => svc.keys.reload(true));
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
 }

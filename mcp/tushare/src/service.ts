@@ -2,13 +2,16 @@
  * Assembles the data service: data directory secrets, warehouse, request log, scheduler and the HTTP server.
  * Everything is passed in (clock, logger, Tushare seam), so tests run several services side by side on port 0.
  */
+
+import { chmodSync, lstatSync, unlinkSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { createLogger, type Logger, type PublicCiteKey, Unavailable } from "@twilight/core";
-import { DATA_FILES, ensureAdminToken, ensureDataDir, ensureSigningKey, identify, TokenStore } from "./auth.js";
+import { ConfigInvalid, createLogger, type Logger, Unavailable } from "@twilight/core";
+import { DATA_FILES, ensureAdminToken, ensureDataDir, identify, TokenStore } from "./auth.js";
 import { type Clock, systemClock } from "./clock.js";
 import { buildRouter } from "./http/routes.js";
+import { KeyRing } from "./keys.js";
 import { Metrics } from "./metrics.js";
 import { RequestLog } from "./requestLog.js";
 import { Scheduler } from "./scheduler/scheduler.js";
@@ -29,6 +32,8 @@ export interface ServiceOptions {
   dataDir: string;
   host: string;
   port: number;
+  /** Also listen on this unix socket (0666). A stale socket file is replaced; any other file there is an error. */
+  socketPath?: string;
   api: TushareApi;
   scheduler: SchedulerSettings;
   clock?: Clock;
@@ -41,13 +46,15 @@ export interface ServiceOptions {
 export interface Service {
   url: string;
   port: number;
+  socketPath: string | undefined;
   dataDir: string;
   wh: Warehouse;
   scheduler: Scheduler;
   metrics: Metrics;
   requestLog: RequestLog;
   adminToken: string;
-  publicKeys: PublicCiteKey[];
+  /** The cite key set (rotation, reload on SIGHUP). */
+  keys: KeyRing;
   close(): Promise<void>;
 }
 
@@ -99,7 +106,7 @@ export async function startService(o: ServiceOptions): Promise<Service> {
   const clock = o.clock ?? systemClock;
   const metrics = o.metrics ?? new Metrics();
   ensureDataDir(o.dataDir);
-  const { key, publicKeys } = ensureSigningKey(o.dataDir);
+  const keys = new KeyRing(o.dataDir, () => clock.now(), log);
   const adminToken = ensureAdminToken(o.dataDir);
   const tokens = new TokenStore(join(o.dataDir, DATA_FILES.tokens), log);
   const wh = await openWarehouse(o.dataDir);
@@ -116,60 +123,92 @@ export async function startService(o: ServiceOptions): Promise<Service> {
   await scheduler.init();
   const router = buildRouter({
     wh,
-    key,
+    signingKey: () => keys.signingKey(),
     requestLog,
     metrics,
     log,
     clock,
     identify: (t) => identify(t, tokens, adminToken),
+    tokenStatus: () => tokens.status(),
     scheduler: o.scheduler.enabled ? scheduler : undefined,
     afterCloseMin: o.scheduler.afterCloseMin,
     exchange: "SSE",
     adminToken,
-    publicKeys,
+    publicKeys: () => keys.published(),
   });
-  const server: Server = createServer((req, res) => {
-    const route = new URL(req.url ?? "/", "http://x").pathname;
-    res.on("finish", () => metrics.httpRequests.inc({ route: routeLabel(route), status: String(res.statusCode) }));
-    void router.handle(req, res, log);
-  });
-  server.keepAliveTimeout = 5_000;
+  const makeServer = (): Server => {
+    const s = createServer((req, res) => {
+      const route = new URL(req.url ?? "/", "http://x").pathname;
+      res.on("finish", () => metrics.httpRequests.inc({ route: routeLabel(route), status: String(res.statusCode) }));
+      void router.handle(req, res, log);
+    });
+    s.keepAliveTimeout = 5_000;
+    return s;
+  };
+  const server = makeServer();
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(o.port, o.host, () => resolve());
   });
+  const servers = [server];
+  if (o.socketPath) servers.push(await listenSocket(makeServer(), o.socketPath));
   const port = (server.address() as AddressInfo).port;
   const host = o.host.includes(":") ? `[${o.host}]` : o.host === "0.0.0.0" ? "127.0.0.1" : o.host;
   if (o.scheduler.enabled) scheduler.start();
   log.info(
-    { host: o.host, port, source: o.api.source, scheduler: o.scheduler.enabled, watch: o.scheduler.watch },
+    { host: o.host, port, socket: o.socketPath, source: o.api.source, scheduler: o.scheduler.enabled, watch: o.scheduler.watch },
     "data service listening",
   );
   let closing: Promise<void> | undefined;
   return {
     url: `http://${host}:${port}`,
     port,
+    socketPath: o.socketPath,
     dataDir: o.dataDir,
     wh,
     scheduler,
     metrics,
     requestLog,
     adminToken,
-    publicKeys,
+    keys,
     close: () => {
       closing ??= (async () => {
         await scheduler.stop();
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-          setTimeout(() => server.closeAllConnections(), 3_000).unref();
-        });
+        await Promise.all(
+          servers.map(
+            (s) =>
+              new Promise<void>((resolve) => {
+                s.close(() => resolve());
+                s.closeIdleConnections();
+                setTimeout(() => s.closeAllConnections(), 3_000).unref();
+              }),
+          ),
+        );
         await requestLog.close();
         await wh.close();
       })();
       return closing;
     },
   };
+}
+
+/** Listen on a unix socket: replace a stale socket file (never another kind of file), then open it to every local uid. */
+async function listenSocket(server: Server, path: string): Promise<Server> {
+  let st: ReturnType<typeof lstatSync> | undefined;
+  try {
+    st = lstatSync(path);
+  } catch {
+    st = undefined;
+  }
+  if (st && !st.isSocket())
+    throw new ConfigInvalid(`MCP_SOCKET_PATH ${path} exists and is not a socket`, { hint: "remove it or choose another path" });
+  if (st) unlinkSync(path);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(path, () => resolve());
+  });
+  chmodSync(path, 0o666);
+  return server;
 }
 
 const KNOWN_ROUTES = new Set([

@@ -38,6 +38,7 @@ export interface TestServiceOptions {
   watch?: string[];
   schedulerEnabled?: boolean;
   tokens?: Record<string, string>;
+  socketPath?: string;
 }
 
 export async function startTestService(o: TestServiceOptions): Promise<Service & { clock: Clock }> {
@@ -56,6 +57,7 @@ export async function startTestService(o: TestServiceOptions): Promise<Service &
     dataDir: o.dataDir,
     host: "127.0.0.1",
     port: 0,
+    ...(o.socketPath ? { socketPath: o.socketPath } : {}),
     api: o.api ?? new FixtureSource(),
     scheduler,
     clock,

@@ -3,6 +3,7 @@
  * the as-of date that go into the cite. Unknown codes and missing data are errors, never empty successes.
  */
 import {
+  citeBinding,
   DailyPricesInput,
   DomainError,
   FundamentalsInput,
@@ -65,7 +66,9 @@ function missing(message: string): DomainError {
   return new DomainError("NOT_FOUND", message, { hint: "the warehouse has no such data; check the dates or the period" });
 }
 
+/** `api` and `params` of every answer come from core's citeBinding, the same function the profiles check cites with. */
 export async function answerTool(wh: Warehouse, name: ToolName, args: unknown, today: string): Promise<ToolAnswer> {
+  const bound = citeBinding(name, args);
   switch (name) {
     case "get_daily_prices": {
       const a = args as z.infer<typeof DailyPricesInput>;
@@ -87,15 +90,14 @@ export async function answerTool(wh: Warehouse, name: ToolName, args: unknown, t
           ts_code,
           missing(`no daily bars for ${ts_code} between ${a.start_date ?? "the first day"} and ${a.end_date ?? "today"}`),
         );
-      const params = { ts_code, start_date: a.start_date ?? null, end_date: a.end_date ?? null, limit };
-      return { data: { ts_code, rows: r.rows }, api: "daily", params, as_of: first.trade_date };
+      return { data: { ts_code, rows: r.rows }, ...bound, as_of: first.trade_date };
     }
     case "get_latest_price": {
       const a = args as z.infer<typeof LatestPriceInput>;
       const ts_code = normalizeStockCode(a.ts_code);
       const bar = await latestBar(wh, ts_code, a.as_of);
       if (!bar) return missingOr(wh, ts_code, missing(`no daily bar for ${ts_code} on or before ${a.as_of ?? "today"}`));
-      return { data: bar, api: "daily", params: { ts_code, as_of: a.as_of ?? null }, as_of: bar.trade_date };
+      return { data: bar, ...bound, as_of: bar.trade_date };
     }
     case "get_fundamentals": {
       const a = args as z.infer<typeof FundamentalsInput>;
@@ -104,12 +106,7 @@ export async function answerTool(wh: Warehouse, name: ToolName, args: unknown, t
       const row = r.rows[0];
       if (!row)
         return missingOr(wh, ts_code, missing(`no fundamentals for ${ts_code}${a.period ? ` for period ${a.period}` : ""}`));
-      return {
-        data: row,
-        api: "fina_indicator",
-        params: { ts_code, period: a.period ?? null },
-        as_of: row.ann_date ?? row.end_date,
-      };
+      return { data: row, ...bound, as_of: row.ann_date ?? row.end_date };
     }
     case "get_trade_calendar": {
       const a = args as z.infer<typeof TradeCalendarInput>;
@@ -126,8 +123,7 @@ export async function answerTool(wh: Warehouse, name: ToolName, args: unknown, t
       });
       const last = r.rows[r.rows.length - 1];
       if (!last) throw missing(`no ${exchange} calendar days stored between ${a.start_date} and ${a.end_date}`);
-      const params = { exchange, start_date: a.start_date, end_date: a.end_date, is_open: a.is_open ?? null };
-      return { data: { exchange, rows: r.rows }, api: "trade_cal", params, as_of: last.cal_date };
+      return { data: { exchange, rows: r.rows }, ...bound, as_of: last.cal_date };
     }
     case "search_stocks": {
       const a = args as z.infer<typeof SearchStocksInput>;
@@ -140,7 +136,7 @@ export async function answerTool(wh: Warehouse, name: ToolName, args: unknown, t
       }
       const r = await searchStocks(wh, { query, ...(exact ? { exact } : {}), limit: 50, offset: 0, withTotal: false });
       if (r.rows.length === 0) throw new NotFound("stock matching", query, NO_SUCH_STOCK_HINT);
-      return { data: { query, rows: r.rows }, api: "stock_basic", params: { query }, as_of: today };
+      return { data: { query, rows: r.rows }, ...bound, as_of: today };
     }
   }
 }

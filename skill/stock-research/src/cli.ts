@@ -86,7 +86,7 @@ export async function run(
         ? [TOOLS.latestPrice, { ts_code: args.code, ...(args.date ? { as_of: args.date } : {}) }]
         : [TOOLS.fundamentals, { ts_code: args.code, period: args.period }];
     const [envelope, keys] = await Promise.all([callTool(profile, tool, params), trustedKeys(profile)]);
-    const env = verified<Record<string, unknown>>(envelope, keys, profile);
+    const env = verified<Record<string, unknown>>(envelope, keys, profile, { tool, args: params });
     if (args.json) io.out.write(`${JSON.stringify(env, null, 2)}\n`);
     else io.out.write(`${formatDatum(env.data)}\n\n${formatCite(env.cite)}\n`);
     return EXIT.ok;

@@ -1,24 +1,31 @@
 /** One MCP tool call to the data service, then verify the cite of what came back. */
-import type { KeyObject } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import {
   type CiteEnvelope,
   CiteInvalid,
+  citeBinding,
   keyMap,
-  type PublicCiteKey,
+  type MarketTool,
+  type PinnedKeys,
+  parsePinnedKeys,
   TimeoutError,
   Unauthorized,
   UpstreamError,
   verifyCite,
 } from "@twilight/core";
 import type { SkillProfile } from "./profile.js";
+import { unixSocketFetch } from "./unix-fetch.js";
 
 export class ToolFailed extends Error {}
 
 export async function callTool(p: SkillProfile, tool: string, args: Record<string, unknown>): Promise<unknown> {
   const client = new Client({ name: "twilight-skill-stock-research", version: "0.1.0" });
-  const transport = new StreamableHTTPClientTransport(new URL(p.url), { requestInit: { headers: p.headers } });
+  const transport = new StreamableHTTPClientTransport(new URL(p.url), {
+    requestInit: { headers: p.headers },
+    ...(p.socket ? { fetch: unixSocketFetch(p.socket) } : {}),
+  });
   try {
     await client.connect(transport);
     const r = await client.callTool({ name: tool, arguments: args }, undefined, { timeout: p.timeoutMs });
@@ -46,22 +53,39 @@ export async function callTool(p: SkillProfile, tool: string, args: Record<strin
   }
 }
 
-export async function trustedKeys(p: SkillProfile, fetchImpl: typeof fetch = fetch): Promise<Map<string, KeyObject>> {
-  const keys: PublicCiteKey[] = [...p.trustedKeys];
-  if (p.keysUrl) {
-    try {
-      const res = await fetchImpl(p.keysUrl, { signal: AbortSignal.timeout(5_000) });
-      if (res.ok) keys.push(...(((await res.json()) as { keys?: PublicCiteKey[] }).keys ?? []));
-    } catch {
-      // fall through: with no keys every cite is refused as unknown_key, which is the safe answer
-    }
+/**
+ * The trusted keys: the pinned keys file (`cite.keys_file`, written by the fleet, read-only to the profile) plus
+ * `cite.trusted_keys`. Never fetched from the data service: whoever answers on its port cannot vouch for itself.
+ * An unreadable keys file leaves no file keys, so every cite is refused (unknown_key): the safe answer.
+ */
+export async function trustedKeys(p: SkillProfile): Promise<PinnedKeys> {
+  const out: PinnedKeys = { keys: keyMap(p.trustedKeys), notAfter: new Map() };
+  if (!p.keysFile) return out;
+  let file: PinnedKeys;
+  try {
+    file = parsePinnedKeys(await readFile(p.keysFile, "utf8"));
+  } catch {
+    return out;
   }
-  return keyMap(keys);
+  for (const [id, k] of file.keys) out.keys.set(id, k);
+  for (const [id, t] of file.notAfter) out.notAfter.set(id, t);
+  return out;
 }
 
-/** Verify or throw CiteInvalid (the commands exit with their cite-failure code). */
-export function verified<T>(envelope: unknown, keys: Map<string, KeyObject>, p: SkillProfile): CiteEnvelope<T> {
-  const r = verifyCite<T>(envelope, { keys, profile: p.profile, maxAgeMs: p.maxAgeMs });
+/** Verify or throw CiteInvalid (the commands exit with their cite-failure code). The cite must answer `call`. */
+export function verified<T>(
+  envelope: unknown,
+  keys: PinnedKeys,
+  p: SkillProfile,
+  call: { tool: MarketTool; args: Record<string, unknown> },
+): CiteEnvelope<T> {
+  const r = verifyCite<T>(envelope, {
+    keys: keys.keys,
+    notAfter: keys.notAfter,
+    profile: p.profile,
+    maxAgeMs: p.maxAgeMs,
+    expect: citeBinding(call.tool, call.args),
+  });
   if (!r.ok) throw new CiteInvalid(r.reason, r.message);
   return r.envelope;
 }

@@ -15,7 +15,7 @@ mcp_servers:
       Authorization: Bearer \${MCP_TUSHARE_TOKEN}
     timeout: 5
 cite:
-  keys_url: http://127.0.0.1:9100/.well-known/cite-keys
+  keys_file: cite-keys.json
   max_age_seconds: 300
 twilight:
   profile: bob
@@ -32,7 +32,7 @@ describe("stock-research commands: the profile", () => {
         [p.profile, p.server, p.url, p.headers.Authorization, p.timeoutMs, p.maxAgeMs],
         ["bob", "tushare", "http://127.0.0.1:9100/mcp", "Bearer tmcp_file", 5000, 300_000],
       );
-      assert.equal(p.keysUrl, "http://127.0.0.1:9100/.well-known/cite-keys");
+      assert.equal(p.keysFile, join(dir, "cite-keys.json"));
       assert.equal(
         loadSkillProfile({ HERMES_HOME: dir, MCP_TUSHARE_TOKEN: "tmcp_env" }).headers.Authorization,
         "Bearer tmcp_env",

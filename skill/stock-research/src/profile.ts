@@ -18,6 +18,7 @@ const SkillConfig = z
         z
           .object({
             url: z.string().url(),
+            socket: z.preprocess((v) => (v === "" || v === null ? undefined : v), z.string().startsWith("/").optional()),
             headers: z.record(z.string()).default({}),
             timeout: z.coerce.number().positive().default(30),
             enabled: z.boolean().default(true),
@@ -27,7 +28,8 @@ const SkillConfig = z
       .default({}),
     cite: z
       .object({
-        keys_url: z.preprocess((v) => (v === "" || v === null ? undefined : v), z.string().url().optional()),
+        keys_url: z.preprocess((v) => (v === "" || v === null ? undefined : v), z.string().optional()),
+        keys_file: z.preprocess((v) => (v === "" || v === null ? undefined : v), z.string().optional()),
         trusted_keys: z.array(KeyShape).optional(),
         max_age_seconds: z.coerce.number().positive().default(600),
       })
@@ -42,9 +44,14 @@ export interface SkillProfile {
   profile: string;
   server: string;
   url: string;
+  /** Unix socket of the data service (config `mcp_servers.<name>.socket`); when set, `url` gives only path and Host. */
+  socket: string | undefined;
   headers: Record<string, string>;
   timeoutMs: number;
+  /** Informational only: keys are never fetched (see client.ts trustedKeys). */
   keysUrl: string | undefined;
+  /** The pinned keys file, absolute (relative paths in config.yaml resolve against HERMES_HOME). */
+  keysFile: string | undefined;
   trustedKeys: z.infer<typeof KeyShape>[];
   maxAgeMs: number;
 }
@@ -98,9 +105,11 @@ export function loadSkillProfile(processEnv: NodeJS.ProcessEnv = process.env, cw
     profile,
     server,
     url: s.url,
+    socket: s.socket,
     headers: s.headers,
     timeoutMs: s.timeout * 1000,
     keysUrl: cfg.cite.keys_url,
+    keysFile: cfg.cite.keys_file ? resolve(home, cfg.cite.keys_file) : undefined,
     trustedKeys: cfg.cite.trusted_keys ?? [],
     maxAgeMs: cfg.cite.max_age_seconds * 1000,
   };

@@ -1,5 +1,6 @@
 /** GET /health: what an operator (and `mcp check`) needs to judge the service at a glance. */
 
+import type { TokenStatus } from "../auth.js";
 import type { Clock } from "../clock.js";
 import { addDays } from "../clock.js";
 import type { Metrics } from "../metrics.js";
@@ -16,6 +17,8 @@ export interface HealthDeps {
   scheduler: Scheduler | undefined;
   afterCloseMin: number;
   exchange: string;
+  /** The bearer tokens file's state: a bad file degrades the service and says why. */
+  tokenStatus?: () => TokenStatus;
 }
 
 export interface Health {
@@ -27,6 +30,7 @@ export interface Health {
   daily: { newest_trade_date: string | null; rows: number; stocks: number };
   data_lag: { expected_trade_date: string | null; open_days_behind: number | null };
   scheduler: (SchedulerStatus & { enabled: true }) | { enabled: false; state: "disabled" };
+  tokens?: TokenStatus;
 }
 
 export async function health(d: HealthDeps): Promise<Health> {
@@ -52,8 +56,9 @@ export async function health(d: HealthDeps): Promise<Health> {
   if (behind !== null) d.metrics.dataLag.set(behind);
   if (s.trade_cal_refreshed_at) d.metrics.calRefreshed.set(Date.parse(s.trade_cal_refreshed_at) / 1000);
   const failing = sched.enabled && sched.consecutive_failures > 0;
+  const tokens = d.tokenStatus?.();
   return {
-    status: failing || behind === null || behind > 1 || !sched.enabled ? "degraded" : "ok",
+    status: failing || behind === null || behind > 1 || !sched.enabled || tokens?.ok === false ? "degraded" : "ok",
     service: "mcp-tushare",
     now: new Date(now).toISOString(),
     tools: { count: TOOL_NAMES.length, names: [...TOOL_NAMES] },
@@ -61,5 +66,6 @@ export async function health(d: HealthDeps): Promise<Health> {
     daily: { newest_trade_date: s.newest_daily, rows: s.daily_rows, stocks: s.stocks },
     data_lag: { expected_trade_date: expected, open_days_behind: behind },
     scheduler: sched,
+    ...(tokens ? { tokens } : {}),
   };
 }

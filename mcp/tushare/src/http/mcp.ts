@@ -30,7 +30,8 @@ export const SERVER_INFO = { name: "twilight-mcp-tushare", version: "0.1.0" };
 
 export interface McpDeps {
   wh: Warehouse;
-  key: CiteSigningKey;
+  /** The key that signs now (the key set can rotate while the service runs). */
+  signingKey: () => CiteSigningKey;
   requestLog: RequestLog;
   metrics: Metrics;
   log: Logger;
@@ -100,7 +101,7 @@ async function callTool(deps: McpDeps, c: { name: ToolName; args: unknown; profi
         profile: c.profile,
         request_id,
       },
-      deps.key,
+      deps.signingKey(),
     );
     done(true, null);
     return {

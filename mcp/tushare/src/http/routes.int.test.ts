@@ -91,7 +91,12 @@ describe("HTTP routes", () => {
   it("publishes the signing key at /.well-known/cite-keys and in cite-keys.json; secrets are 0600", async () => {
     const { body } = await get("/.well-known/cite-keys", null);
     const pem = readFileSync(join(tmp.dir, "cite-signing-key.pem"), "utf8");
-    assert.deepEqual(body, { keys: [publicCiteKey(importSigningKey(pem))] });
+    const keys = (body as { keys: Record<string, unknown>[] }).keys;
+    assert.deepEqual(
+      keys.map(({ key_id, alg, x }) => ({ key_id, alg, x })),
+      [publicCiteKey(importSigningKey(pem))],
+    );
+    assert.equal(keys[0]?.not_after, null);
     assert.deepEqual(JSON.parse(readFileSync(join(tmp.dir, "cite-keys.json"), "utf8")), body);
     assert.equal(statSync(join(tmp.dir, "cite-signing-key.pem")).mode & 0o777, 0o600);
     assert.equal(statSync(join(tmp.dir, "admin-token")).mode & 0o777, 0o600);

@@ -34,7 +34,7 @@ export interface RouteDeps extends McpDeps, HealthDeps {
   requestLog: RequestLog;
   scheduler: Scheduler | undefined;
   adminToken: string;
-  publicKeys: PublicCiteKey[];
+  publicKeys: () => PublicCiteKey[];
   log: Logger;
 }
 
@@ -113,7 +113,7 @@ export function buildRouter(d: RouteDeps): Router {
     res.writeHead(200, { "content-type": d.metrics.registry.contentType });
     res.end(text);
   });
-  r.on("GET", "/.well-known/cite-keys", (_req, res) => sendJson(res, 200, { keys: d.publicKeys }));
+  r.on("GET", "/.well-known/cite-keys", (_req, res) => sendJson(res, 200, { keys: d.publicKeys() }));
   r.on("GET", "/warehouse/daily", async (req, res, _p, url) => {
     reader(req, "/warehouse/daily");
     const q = parseQuery(DailyQ, url);
