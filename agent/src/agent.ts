@@ -141,7 +141,7 @@ export class Agent {
       return { kind: "plain", isError: true, text: `arguments are not a JSON object: ${(e as Error).message}` };
     }
     try {
-      const checked = await guard.check(name, await tools.call(name, args));
+      const checked = await guard.check(name, args, await tools.call(name, args));
       count(checked.kind === "refused" ? "cite_refused" : checked.kind === "plain" && checked.isError ? "error" : "ok");
       return checked;
     } catch (e) {

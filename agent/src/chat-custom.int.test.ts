@@ -45,7 +45,7 @@ describe("custom (OpenAI-compatible) model against a local OpenAI-protocol serve
       const d = makeProfileDir({
         name,
         mcpUrl: svc.url,
-        keysUrl: svc.keysUrl,
+        pinnedKeys: svc.pinnedKeys(),
         mcpToken: `tmcp_${name}`,
         model: { provider: "custom", base_url: llm.baseUrl, default: "fake-qwen", timeout_seconds: timeout, max_retries: 0 },
       });

@@ -23,7 +23,7 @@ describe("offline model over a real MCP endpoint", () => {
   before(async () => {
     await svc.start();
     const mk = (name: string) => {
-      const d = makeProfileDir({ name, mcpUrl: svc.url, keysUrl: svc.keysUrl, mcpToken: `tmcp_${name}` });
+      const d = makeProfileDir({ name, mcpUrl: svc.url, pinnedKeys: svc.pinnedKeys(), mcpToken: `tmcp_${name}` });
       dirs.push(d);
       return d;
     };

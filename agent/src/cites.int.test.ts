@@ -24,7 +24,7 @@ describe("cite gate through the API", () => {
 
   before(async () => {
     await svc.start();
-    dir = makeProfileDir({ name: "epsilon", mcpUrl: svc.url, keysUrl: svc.keysUrl });
+    dir = makeProfileDir({ name: "epsilon", mcpUrl: svc.url, pinnedKeys: svc.pinnedKeys() });
     a = await startAgent(dir);
   });
 
@@ -59,6 +59,18 @@ describe("cite gate through the API", () => {
       assert.equal(now.durations, (before.durations ?? 0) + 1);
     });
   }
+
+  it("refuses a valid cite of this profile replayed for another call (wrong_call)", async () => {
+    const first = await chat(a, { messages: [{ role: "user", content: "price of 000858" }] });
+    assert.equal((first.json.citations as unknown[]).length, 1);
+    const before = await failures(a);
+    svc.queue.push("replay");
+    const r = await chat(a, { messages: [{ role: "user", content: "price of 600519" }] });
+    assert.deepEqual(r.json.citations, []);
+    assert.match(answerOf(r.json), /cite did not verify \(wrong_call\)/);
+    assert.ok(!/140\.04|107\.36/.test(answerOf(r.json)), "no figure from the replayed datum");
+    assert.equal((await failures(a)).wrong_call, (before.wrong_call ?? 0) + 1);
+  });
 
   it("accepts the next good result after refusals", async () => {
     const r = await chat(a, { messages: [{ role: "user", content: "price of 600519" }] });

@@ -1,17 +1,25 @@
 /**
  * The cite gate: every tool result that carries a cite is verified with core's verifyCite before the model sees it.
- * Trusted keys come from `cite.trusted_keys` (pinned) and/or `cite.keys_url` (the data service's published keys, fetched
- * at start, every `refresh_seconds`, and once more when an unknown key id shows up - so a key rotation is picked up).
+ * - Keys are pinned, never fetched: `cite.keys_file` (written by the fleet where the tenant cannot change it; re-read when
+ *   it changes, no restart) plus any `cite.trusted_keys` in config.yaml. An unknown key id is refused; a key past its
+ *   `not_after` is refused (`expired_key`). Nothing is ever fetched from the MCP endpoint, whoever answers there.
+ * - A cite is bound to the call: its `api`/`params` must be what core's citeBinding makes of the tool and the arguments
+ *   the agent sent (`wrong_call` otherwise), so a valid cite of this profile cannot answer another call.
  * A refusal is counted (`hermes_cite_verification_failures_total{reason}`), logged with its reason, and the datum dropped.
  */
+
 import type { KeyObject } from "node:crypto";
+import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import {
+  type CiteBinding,
   type CiteEnvelope,
   type CiteFailureReason,
+  citeBinding,
   importPublicCiteKey,
+  isMarketTool,
   type Logger,
   type PublicCiteKey,
-  TOOLS,
+  parsePinnedKeys,
   verifyCite,
 } from "@twilight/core";
 import type { AgentMetrics } from "./metrics.js";
@@ -24,103 +32,131 @@ export type CheckedResult =
 
 export interface CiteGuardOptions {
   profile: string;
-  keysUrl?: string | undefined;
+  /** Path of the pinned keys file (`{"keys":[{key_id, x, not_after?}]}`). */
+  keysFile?: string | undefined;
+  /** Keys pinned inline in config.yaml (no expiry). */
   trustedKeys?: PublicCiteKey[] | undefined;
   maxAgeMs: number;
-  refreshMs?: number;
   metrics: AgentMetrics;
   log: Logger;
-  fetchImpl?: typeof fetch;
   now?: () => number;
 }
 
-const MARKET_TOOLS = new Set<string>(Object.values(TOOLS));
-const MIN_REFETCH_MS = 2_000;
+/** The pinned keys file, re-read when its stamp changes; a file that does not parse keeps the last good set. */
+class PinnedKeyFile {
+  private stamp = "";
+  keys = new Map<string, KeyObject>();
+  notAfter = new Map<string, number>();
+
+  constructor(
+    private readonly path: string,
+    private readonly log: Logger,
+  ) {}
+
+  reloadIfChanged(): void {
+    let stamp: string;
+    let fresh = false;
+    try {
+      const st = statSync(this.path);
+      stamp = `${st.mtimeMs}:${st.ino}:${st.size}:${st.ctimeMs}`;
+      // two rewrites within the file system's timestamp granularity can share a stamp: re-read a recent file
+      fresh = Date.now() - st.mtimeMs < 2_000;
+    } catch {
+      stamp = "missing";
+    }
+    if (stamp === this.stamp && !fresh) return;
+    const first = this.stamp === "";
+    this.stamp = stamp;
+    if (stamp === "missing") {
+      this.log.error({ keys_file: this.path }, "cite keys file is missing; keeping the keys loaded before");
+      return;
+    }
+    try {
+      const next = parsePinnedKeys(readFileSync(this.path, "utf8"));
+      this.keys = next.keys;
+      this.notAfter = next.notAfter;
+      if (first || !fresh) this.log.info({ keys_file: this.path, keys: [...next.keys.keys()] }, "cite keys loaded");
+    } catch (e) {
+      this.log.error(
+        { keys_file: this.path, err: (e as Error).message },
+        "cite keys file is invalid; keeping the keys loaded before",
+      );
+    }
+    if (first && writable(this.path))
+      this.log.warn({ keys_file: this.path }, "cite keys file is writable by this process: it must be read-only to the profile");
+  }
+}
+
+function writable(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export class CiteGuard {
-  private keys = new Map<string, KeyObject>();
-  private lastFetch = 0;
-  private fetching: Promise<void> | null = null;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly inline = new Map<string, KeyObject>();
+  private readonly file: PinnedKeyFile | undefined;
 
   constructor(private readonly opts: CiteGuardOptions) {
-    this.addKeys(opts.trustedKeys ?? [], "config");
+    for (const k of opts.trustedKeys ?? []) {
+      try {
+        this.inline.set(k.key_id, importPublicCiteKey(k));
+      } catch (e) {
+        opts.log.warn({ key_id: k.key_id, err: (e as Error).message }, "ignoring an unusable cite key in config.yaml");
+      }
+    }
+    if (opts.keysFile) {
+      this.file = new PinnedKeyFile(opts.keysFile, opts.log);
+      this.file.reloadIfChanged();
+    }
   }
 
   get keyIds(): string[] {
-    return [...this.keys.keys()];
+    return [...this.keys().keys()];
   }
 
-  private addKeys(list: PublicCiteKey[], from: string): void {
-    for (const k of list) {
-      try {
-        this.keys.set(k.key_id, importPublicCiteKey(k));
-      } catch (e) {
-        this.opts.log.warn({ key_id: k.key_id, from, err: (e as Error).message }, "ignoring an unusable cite key");
-      }
-    }
+  private keys(): Map<string, KeyObject> {
+    this.file?.reloadIfChanged();
+    if (!this.file) return this.inline;
+    if (!this.inline.size) return this.file.keys;
+    return new Map([...this.inline, ...this.file.keys]);
   }
 
-  /** Fetch `keys_url` (no-op without one). Failures are logged; known keys stay trusted. */
-  async refresh(): Promise<void> {
-    const url = this.opts.keysUrl;
-    if (!url) return;
-    this.fetching ??= (async () => {
-      this.lastFetch = Date.now();
-      try {
-        const res = await (this.opts.fetchImpl ?? fetch)(url, { signal: AbortSignal.timeout(5_000) });
-        if (!res.ok) throw new Error(`HTTP ${res.status}`);
-        const body = (await res.json()) as { keys?: PublicCiteKey[] };
-        if (!Array.isArray(body.keys)) throw new Error("response has no keys array");
-        this.addKeys(body.keys, "keys_url");
-        this.opts.log.info({ keys: this.keys.size }, "cite keys loaded");
-      } catch (e) {
-        this.opts.log.warn({ url, err: (e as Error).message }, "could not fetch cite keys");
-      } finally {
-        this.fetching = null;
-      }
-    })();
-    return this.fetching;
-  }
+  /** Kept for the runtime's lifecycle; keys are read on use, so there is nothing to start. */
+  start(): void {}
 
-  start(): void {
-    void this.refresh();
-    const every = this.opts.refreshMs ?? 0;
-    if (this.opts.keysUrl && every > 0) {
-      this.timer = setInterval(() => void this.refresh(), every);
-      this.timer.unref();
-    }
-  }
+  stop(): void {}
 
-  stop(): void {
-    clearInterval(this.timer);
-  }
-
-  private verify(envelope: unknown) {
-    return verifyCite(envelope, {
-      keys: this.keys,
-      profile: this.opts.profile,
-      maxAgeMs: this.opts.maxAgeMs,
-      ...(this.opts.now ? { now: this.opts.now } : {}),
-    });
-  }
-
-  /** Classify and verify one tool result. `tool` is the qualified name the model called. */
-  async check(tool: string, result: ToolResult): Promise<CheckedResult> {
+  /** Classify and verify one tool result. `tool` is the qualified name the model called, `args` what was sent. */
+  async check(tool: string, args: Record<string, unknown>, result: ToolResult): Promise<CheckedResult> {
     if (result.isError) return { kind: "plain", text: result.text, isError: true };
     const envelope = envelopeOf(result);
     const bare = splitToolName(tool)?.tool ?? tool;
+    const market = isMarketTool(bare);
     if (envelope === undefined) {
       // The data service cites every datum; a market result without a cite is not data we may use.
-      if (MARKET_TOOLS.has(bare)) return this.refuse(tool, "malformed", "the result carries no cite");
+      if (market) return this.refuse(tool, "malformed", "the result carries no cite");
       return { kind: "plain", text: result.text, isError: false };
     }
-    if (this.fetching) await this.fetching;
-    let r = this.verify(envelope);
-    if (!r.ok && r.reason === "unknown_key" && this.opts.keysUrl && Date.now() - this.lastFetch > MIN_REFETCH_MS) {
-      await this.refresh();
-      r = this.verify(envelope);
+    let expect: CiteBinding;
+    try {
+      if (!market) throw new Error(`${bare} is not a data-service tool, so its cite answers no call we made`);
+      expect = citeBinding(bare, args);
+    } catch (e) {
+      return this.refuse(tool, "wrong_call", (e as Error).message, envelope);
     }
+    const keys = this.keys();
+    const r = verifyCite(envelope, {
+      keys,
+      ...(this.file ? { notAfter: this.file.notAfter } : {}),
+      profile: this.opts.profile,
+      maxAgeMs: this.opts.maxAgeMs,
+      expect,
+      ...(this.opts.now ? { now: this.opts.now } : {}),
+    });
     if (r.ok) return { kind: "verified", envelope: r.envelope };
     return this.refuse(tool, r.reason, r.message, envelope);
   }

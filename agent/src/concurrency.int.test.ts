@@ -22,7 +22,7 @@ describe(`${SESSIONS} concurrent sessions x ${TURNS} turns on one profile`, () =
 
   before(async () => {
     await svc.start();
-    dir = makeProfileDir({ name: "zeta", mcpUrl: svc.url, keysUrl: svc.keysUrl });
+    dir = makeProfileDir({ name: "zeta", mcpUrl: svc.url, pinnedKeys: svc.pinnedKeys() });
     a = await startAgent(dir);
   });
 

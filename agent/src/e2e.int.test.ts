@@ -45,7 +45,7 @@ describe("a spawned profile: skill commands and chat agree on cited figures", ()
     ds = await startDataService();
     await ds.addToken("tmcp_e2e_a", "e2e-a");
     await ds.addToken("tmcp_e2e_b", "e2e-b");
-    const dir = makeProfileDir({ name: "e2e-a", mcpUrl: ds.url, keysUrl: ds.keysUrl, mcpToken: "tmcp_e2e_a" });
+    const dir = makeProfileDir({ name: "e2e-a", mcpUrl: ds.url, pinnedKeys: await ds.pinnedKeys(), mcpToken: "tmcp_e2e_a" });
     dirs.push(dir);
     const port = await freePort();
     const p = await spawnAgent(dir, { API_SERVER_PORT: String(port) });
@@ -102,7 +102,7 @@ describe("a spawned profile: skill commands and chat agree on cited figures", ()
   });
 
   it("a foreign cite (another profile's token) is refused: exit 6 for the command, a counted refusal for the agent", async () => {
-    const dir = makeProfileDir({ name: "e2e-c", mcpUrl: ds.url, keysUrl: ds.keysUrl, mcpToken: "tmcp_e2e_b" });
+    const dir = makeProfileDir({ name: "e2e-c", mcpUrl: ds.url, pinnedKeys: await ds.pinnedKeys(), mcpToken: "tmcp_e2e_b" });
     dirs.push(dir);
     const r = await skill(dir, "fetch_price", ["600519", "--json"]);
     assert.equal(r.code, 6);

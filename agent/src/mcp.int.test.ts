@@ -71,7 +71,7 @@ describe("the agent keeps answering across a data-service restart", () => {
   let dir: string;
   before(async () => {
     await svc.start();
-    dir = makeProfileDir({ name: "theta", mcpUrl: svc.url, keysUrl: svc.keysUrl });
+    dir = makeProfileDir({ name: "theta", mcpUrl: svc.url, pinnedKeys: svc.pinnedKeys() });
     a = await startAgent(dir);
   });
   after(async () => {

@@ -4,12 +4,11 @@
  * the profile. Headers (the profile's bearer token) come from config.yaml after `${VAR}` resolution and are never logged.
  */
 
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { type Logger, TimeoutError, Unavailable } from "@twilight/core";
 import type { McpServerConfig } from "./profile.js";
 import { qualifyTool, splitToolName, type ToolResult, type ToolSource, type ToolSpec } from "./tools.js";
+import { unixSocketFetch } from "./unix-fetch.js";
 
 /** Pauses before each reconnect attempt of a failed call. */
 const RETRY_DELAYS_MS = [0, 100, 400];
@@ -17,7 +16,29 @@ const RETRY_DELAYS_MS = [0, 100, 400];
 const CLIENT_INFO = { name: "twilight-agent", version: "0.1.0" };
 
 /** JSON-RPC errors that say "your request was wrong", not "the connection is gone": never retried. */
-const REQUEST_ERRORS = new Set<number>([ErrorCode.InvalidParams, ErrorCode.InvalidRequest, ErrorCode.MethodNotFound]);
+const REQUEST_ERRORS = new Set<number>([-32602, -32600, -32601]); // InvalidParams, InvalidRequest, MethodNotFound
+
+/**
+ * The MCP SDK is loaded on the first connection, not at start: it is the largest module graph of the runtime (~0.3 s
+ * of load and several MiB of heap), and a profile that is never asked a question never needs it.
+ */
+let sdk: Promise<{
+  Client: typeof import("@modelcontextprotocol/sdk/client/index.js").Client;
+  Transport: typeof import("@modelcontextprotocol/sdk/client/streamableHttp.js").StreamableHTTPClientTransport;
+  McpError: typeof import("@modelcontextprotocol/sdk/types.js").McpError;
+}> | null = null;
+let loadedMcpError: (new (...a: never[]) => Error & { code: number }) | null = null;
+function loadSdk() {
+  sdk ??= Promise.all([
+    import("@modelcontextprotocol/sdk/client/index.js"),
+    import("@modelcontextprotocol/sdk/client/streamableHttp.js"),
+    import("@modelcontextprotocol/sdk/types.js"),
+  ]).then(([c, t, types]) => {
+    loadedMcpError = types.McpError;
+    return { Client: c.Client, Transport: t.StreamableHTTPClientTransport, McpError: types.McpError };
+  });
+  return sdk;
+}
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -47,9 +68,11 @@ export class McpConnection {
 
   private async connect(): Promise<Client> {
     const { config, name, log } = this.opts;
+    const { Client, Transport } = await loadSdk();
     const client = new Client(CLIENT_INFO);
-    const transport = new StreamableHTTPClientTransport(new URL(config.url), {
+    const transport = new Transport(new URL(config.url), {
       requestInit: { headers: config.headers },
+      ...(config.socket ? { fetch: unixSocketFetch(config.socket) } : {}),
       reconnectionOptions: {
         maxReconnectionDelay: 5_000,
         initialReconnectionDelay: 500,
@@ -73,7 +96,10 @@ export class McpConnection {
       throw e;
     }
     this.generation++;
-    log.info({ server: name, url: config.url, tools: this.tools.length, connection: this.generation }, "MCP server connected");
+    log.info(
+      { server: name, url: config.url, socket: config.socket, tools: this.tools.length, connection: this.generation },
+      "MCP server connected",
+    );
     return client;
   }
 
@@ -125,7 +151,8 @@ export class McpConnection {
           .join("\n");
         return { isError: r.isError === true, text, structured: r.structuredContent };
       } catch (e) {
-        if (e instanceof McpError && REQUEST_ERRORS.has(e.code)) return { isError: true, text: e.message };
+        if (loadedMcpError && e instanceof loadedMcpError && REQUEST_ERRORS.has(e.code))
+          return { isError: true, text: e.message };
         await this.reset();
         const delay = RETRY_DELAYS_MS[attempt];
         if (delay === undefined) {
@@ -157,7 +184,7 @@ export class McpToolSource implements ToolSource {
     return [...this.conns.keys()];
   }
 
-  /** Connect everything now (at start); failures are logged and retried lazily. */
+  /** Connect everything now; failures are logged and retried lazily. The runtime no longer calls this at start. */
   async warm(): Promise<void> {
     await Promise.all(
       [...this.conns.values()].map((c) =>

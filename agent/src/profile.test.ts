@@ -25,7 +25,7 @@ api_server:
   host: 127.0.0.1
   port: 18001
 cite:
-  keys_url: http://127.0.0.1:9100/.well-known/cite-keys
+  keys_file: /run/twilight/cite-keys.json
   max_age_seconds: 600
 twilight:
   profile: alice
@@ -53,7 +53,7 @@ describe("profile loading", () => {
     assert.equal(config.model.max_retries, 2);
     assert.equal(config.mcp_servers.tushare?.headers.Authorization, "Bearer tmcp_1");
     assert.equal(config.twilight.generation, 4);
-    assert.equal(config.cite.refresh_seconds, 300);
+    assert.equal(config.cite.keys_file, "/run/twilight/cite-keys.json");
   });
 
   it("fails fast with the key path on a bad value", () => {

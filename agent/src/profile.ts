@@ -9,10 +9,14 @@ import { ConfigInvalid, loadConfig, parseEnv } from "@twilight/core";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 
+const blankToUndefined = (v: unknown) => (v === "" || v === null ? undefined : v);
+
 const PublicKeyShape = z.object({ key_id: z.string().min(1), alg: z.literal("Ed25519"), x: z.string().min(1) });
 
 const McpServerShape = z.object({
   url: z.string().url(),
+  /** Reach the server through this unix socket instead of `url`'s host and port (the URL still gives path and Host). */
+  socket: z.preprocess(blankToUndefined, z.string().startsWith("/", "socket must be an absolute path").optional()),
   headers: z.record(z.string()).default({}),
   timeout: z.coerce.number().positive().default(30),
   connect_timeout: z.coerce.number().positive().default(10),
@@ -20,8 +24,6 @@ const McpServerShape = z.object({
   tools: z.object({ include: z.array(z.string()).optional(), exclude: z.array(z.string()).optional() }).optional(),
 });
 export type McpServerConfig = z.infer<typeof McpServerShape>;
-
-const blankToUndefined = (v: unknown) => (v === "" || v === null ? undefined : v);
 
 export const ProfileConfigSchema = z
   .object({
@@ -48,10 +50,12 @@ export const ProfileConfigSchema = z
       .default({}),
     cite: z
       .object({
-        keys_url: z.preprocess(blankToUndefined, z.string().url().optional()),
+        /** The pinned keys file (absolute, or relative to HERMES_HOME). The only source of trusted keys besides trusted_keys. */
+        keys_file: z.preprocess(blankToUndefined, z.string().optional()),
+        /** No longer trusted: keys are never fetched. Accepted (and warned about) so older config.yaml files still load. */
+        keys_url: z.preprocess(blankToUndefined, z.string().optional()),
         trusted_keys: z.array(PublicKeyShape).optional(),
         max_age_seconds: z.coerce.number().positive().default(600),
-        refresh_seconds: z.coerce.number().positive().default(300),
       })
       .passthrough()
       .default({}),

@@ -1,6 +1,6 @@
 /** The open runtime of one profile: conversation store, MCP tools, cite gate, model, and the API routes over them. */
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { ConfigInvalid, type Logger, type Router } from "@twilight/core";
 import { Agent } from "./agent.js";
 import { buildApiRouter } from "./api.js";
@@ -10,6 +10,7 @@ import { McpToolSource } from "./mcp.js";
 import type { AgentMetrics } from "./metrics.js";
 import type { ChatModel } from "./model/types.js";
 import { OfflinePlanner } from "./offline/planner.js";
+import { stateDbPath } from "./paths.js";
 import type { Profile } from "./profile.js";
 import { ConversationStore } from "./store.js";
 import type { ToolSource } from "./tools.js";
@@ -60,19 +61,20 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const model = opts.model ?? (await chooseModel(profile));
   const guard = new CiteGuard({
     profile: profile.name,
-    keysUrl: cfg.cite.keys_url,
+    keysFile: cfg.cite.keys_file ? resolve(profile.home, cfg.cite.keys_file) : undefined,
     trustedKeys: cfg.cite.trusted_keys,
     maxAgeMs: cfg.cite.max_age_seconds * 1000,
-    refreshMs: cfg.cite.refresh_seconds * 1000,
     metrics,
     log: log.child({ part: "cite" }),
   });
-  if (!cfg.cite.keys_url && !cfg.cite.trusted_keys?.length)
-    log.warn("no cite keys configured (cite.keys_url / cite.trusted_keys): every cited result will be refused");
+  if (cfg.cite.keys_url)
+    log.warn("cite.keys_url is ignored: cite keys are pinned (cite.keys_file), never fetched from the data service");
+  if (!cfg.cite.keys_file && !cfg.cite.trusted_keys?.length)
+    log.warn("no cite keys configured (cite.keys_file / cite.trusted_keys): every cited result will be refused");
   const mcp = opts.tools ?? new McpToolSource(cfg.mcp_servers, log.child({ part: "mcp" }));
-  const store = new ConversationStore(join(profile.home, "state.db"), profile.name);
+  const store = new ConversationStore(stateDbPath(profile.home), profile.name);
   guard.start();
-  if (mcp instanceof McpToolSource) void mcp.warm();
+  // MCP connections open on the first tool listing (lazy): start stays lean and an idle profile never loads the SDK.
   const system = buildSystemPrompt(profile.home);
   const agent = new Agent({
     profile: profile.name,

@@ -3,7 +3,9 @@
  * session lock -> planner -> MCP call to the data service -> cite verification -> SQLite turn write), sequential and
  * concurrent, plus the idle RSS of the profile process (fresh, and after the load) beside a bare Node HTTP server.
  * Uses the real data service (mcp/tushare/dist/main.js) when built, else the in-process fake (said in the output).
- *   node agent/dist/bench/chat-latency.js [--requests 300] [--concurrency 8] [--data-service auto|real|fake] [--json]
+ *   node agent/dist/bench/chat-latency.js [--requests 300] [--concurrency 8] [--data-service auto|real|fake]
+ *     [--node-options=--max-semi-space-size=1] [--json]
+ * --node-options starts the profile process with those Node flags (NODE_OPTIONS), to measure a flag's RSS/latency cost.
  */
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -68,6 +70,25 @@ async function load(a: { url: string; apiKey: string }, total: number, concurren
   };
 }
 
+/** Where the RSS goes, from the profile's own /metrics (prom-client default metrics): V8 heap and external memory. */
+async function memoryOf(a: { url: string; apiKey: string }, pid: number): Promise<Record<string, number>> {
+  const text = await fetch(`${a.url}/metrics`, { headers: { authorization: `Bearer ${a.apiKey}` } }).then((r) => r.text());
+  const mib = (name: string) => {
+    const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text);
+    return Math.round((Number(m?.[1] ?? Number.NaN) / 1048576) * 10) / 10;
+  };
+  const rss = rssMiB(pid);
+  const heapTotal = mib("nodejs_heap_size_total_bytes");
+  const external = mib("nodejs_external_memory_bytes");
+  return {
+    rss,
+    heap_used: mib("nodejs_heap_size_used_bytes"),
+    heap_total: heapTotal,
+    external,
+    code_and_native: Math.round((rss - heapTotal - external) * 10) / 10,
+  };
+}
+
 async function bareNodeRss(): Promise<number> {
   const child = spawn(process.execPath, ["-e", "require('http').createServer((q,s)=>s.end('ok')).listen(0,'127.0.0.1')"], {
     stdio: "ignore",
@@ -85,6 +106,7 @@ async function main(): Promise<void> {
       requests: { type: "string", default: "300" },
       concurrency: { type: "string", default: "8" },
       "data-service": { type: "string", default: "auto" },
+      "node-options": { type: "string", default: "" },
       json: { type: "boolean", default: false },
     },
   });
@@ -97,34 +119,46 @@ async function main(): Promise<void> {
   try {
     ds = await startDataService(kind);
     await ds.addToken("tmcp_bench", "bench");
-    dir = makeProfileDir({ name: "bench", mcpUrl: ds.url, keysUrl: ds.keysUrl, mcpToken: "tmcp_bench" });
+    dir = makeProfileDir({ name: "bench", mcpUrl: ds.url, pinnedKeys: await ds.pinnedKeys(), mcpToken: "tmcp_bench" });
     const port = await freePort();
-    const p = await spawnAgent(dir, { API_SERVER_PORT: String(port), LOG_LEVEL: "warn" });
+    const p = await spawnAgent(dir, {
+      API_SERVER_PORT: String(port),
+      LOG_LEVEL: "warn",
+      ...(values["node-options"] ? { NODE_OPTIONS: values["node-options"] } : {}),
+    });
     child = p.child;
     const a = { url: p.url, apiKey: "hk_test_bench_key" };
     await sleep(2_000);
     const idleFresh = rssMiB(child.pid as number);
+    const memFresh = await memoryOf(a, child.pid as number);
     await load(a, 40, 1, "warm");
     const seq = await load(a, total, 1, "seq");
     const par = await load(a, total, conc, "par");
     await sleep(3_000);
     const idleAfter = rssMiB(child.pid as number);
+    const memAfter = await memoryOf(a, child.pid as number);
     const bare = await bareNodeRss();
     const result = {
       bench: "agent chat latency (offline model, 1 MCP tool call + cite check + SQLite write per request)",
       data_service: ds.kind,
+      node_options: values["node-options"] || null,
       sequential: seq,
       concurrent: par,
       idle_rss_mib: { profile_fresh: idleFresh, profile_after_load: idleAfter, bare_node_http_server: bare },
+      memory_mib: { fresh: memFresh, after_load: memAfter },
     };
     if (values.json) console.log(JSON.stringify(result));
     else {
-      console.log(`${result.bench}; data service: ${ds.kind}`);
+      console.log(`${result.bench}; data service: ${ds.kind}; node options: ${values["node-options"] || "(none)"}`);
       for (const s of [seq, par])
         console.log(
           `  concurrency ${String(s.concurrency).padStart(2)}: ${s.requests} requests  p50 ${s.p50_ms} ms  p99 ${s.p99_ms} ms  max ${s.max_ms} ms  ${s.requests_per_s} req/s`,
         );
       console.log(`  idle RSS: profile ${idleFresh} MiB fresh, ${idleAfter} MiB after load; bare Node HTTP server ${bare} MiB`);
+      for (const [k, m] of Object.entries(result.memory_mib))
+        console.log(
+          `  ${k.padEnd(10)} rss ${m.rss}  heap used ${m.heap_used} / total ${m.heap_total}  external ${m.external}  code+native ${m.code_and_native} MiB`,
+        );
     }
   } finally {
     if (child && child.exitCode === null) {

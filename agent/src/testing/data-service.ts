@@ -3,20 +3,26 @@
  * MCP_PORT, MCP_HOST, tokens.json written here, keys at /.well-known/cite-keys); `fake` runs FakeDataService in process.
  * `auto` (default, or env TWILIGHT_DATA_SERVICE) takes the real one when it is built.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { PublicCiteKey } from "@twilight/core";
 import { FakeDataService } from "./fake-data-service.js";
 import { exitOf, freePort, REPO } from "./harness.js";
 
 export const REAL_MAIN = join(REPO, "mcp/tushare/dist/main.js");
+export const REAL_CLI = join(REPO, "mcp/tushare/dist/cli.js");
 
 export interface DataServiceHandle {
   kind: "real" | "fake";
   url: string;
   keysUrl: string;
+  /** The service's published keys, as the fleet pins them into a profile (read by the operator, not by the profile). */
+  pinnedKeys(): Promise<PublicCiteKey[]>;
+  /** The real service only: run its `rotate-key` command (as `hermes-admin mcp rotate-key` would) and return its JSON. */
+  rotateKey?(args: string[]): Promise<{ new_key_id: string; retiring_key_id: string | null }>;
   /** Present for the fake only: lets a test make it misbehave. */
   fake?: FakeDataService;
   addToken(token: string, profile: string): Promise<void>;
@@ -34,19 +40,25 @@ export function wantReal(): boolean {
   return w === "real" || (w === "auto" && existsSync(REAL_MAIN));
 }
 
-export async function startDataService(kind: "auto" | "real" | "fake" = "auto"): Promise<DataServiceHandle> {
+/** `socket`: also serve on this unix socket (MCP_SOCKET_PATH for the real service). */
+export async function startDataService(
+  kind: "auto" | "real" | "fake" = "auto",
+  o: { socket?: string } = {},
+): Promise<DataServiceHandle> {
   const real = kind === "real" || (kind === "auto" && wantReal());
-  return real ? startReal() : startFake();
+  return real ? startReal(o.socket) : startFake(o.socket);
 }
 
-async function startFake(): Promise<DataServiceHandle> {
+async function startFake(socket?: string): Promise<DataServiceHandle> {
   const tokens: Record<string, string> = {};
   const fake = new FakeDataService(tokens);
   await fake.start();
+  if (socket) await fake.listenSocket(socket);
   return {
     kind: "fake",
     url: fake.url,
     keysUrl: fake.keysUrl,
+    pinnedKeys: async () => fake.pinnedKeys(),
     fake,
     addToken: async (t, p) => {
       tokens[t] = p;
@@ -56,7 +68,7 @@ async function startFake(): Promise<DataServiceHandle> {
   };
 }
 
-async function startReal(): Promise<DataServiceHandle> {
+async function startReal(socket?: string): Promise<DataServiceHandle> {
   const dataDir = mkdtempSync(join(tmpdir(), "twl-agent-mcp-"));
   const port = await freePort();
   const tokens: Record<string, { profile: string; issued_at: string }> = {};
@@ -72,6 +84,7 @@ async function startReal(): Promise<DataServiceHandle> {
       MCP_DATA_DIR: dataDir,
       MCP_PORT: String(port),
       MCP_HOST: "127.0.0.1",
+      ...(socket ? { MCP_SOCKET_PATH: socket } : {}),
       LOG_LEVEL: "warn",
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -121,6 +134,16 @@ async function startReal(): Promise<DataServiceHandle> {
     kind: "real",
     url: `${base}/mcp`,
     keysUrl: `${base}/.well-known/cite-keys`,
+    pinnedKeys: async () => (JSON.parse(readFileSync(join(dataDir, "cite-keys.json"), "utf8")) as { keys: PublicCiteKey[] }).keys,
+    rotateKey: (args) =>
+      new Promise((resolveP, reject) =>
+        execFile(
+          process.execPath,
+          [REAL_CLI, "rotate-key", "--data-dir", dataDir, "--json", ...args],
+          { encoding: "utf8", timeout: 20_000 },
+          (e, out, err) => (e ? reject(new Error(`rotate-key failed: ${err}`)) : resolveP(JSON.parse(out))),
+        ),
+      ),
     addToken: async (token, profile) => {
       tokens[createHash("sha256").update(token).digest("hex")] = { profile, issued_at: new Date().toISOString() };
       writeTokens();

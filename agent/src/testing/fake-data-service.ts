@@ -6,18 +6,22 @@
  * Integration tests prefer the real service (mcp/tushare/dist/main.js) when it is built; see realDataService().
  */
 import { randomUUID } from "node:crypto";
+import { chmodSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import {
+  type CiteBinding,
   type CiteSigningKey,
+  citeBinding,
   DailyPricesInput,
   FundamentalsInput,
   generateSigningKey,
   LatestPriceInput,
   normalizeStockCode,
+  type PublicCiteKey,
   publicCiteKey,
   SearchStocksInput,
   signEnvelope,
@@ -26,7 +30,8 @@ import {
 import { z } from "zod";
 import { BARS, FUNDAMENTALS, STOCKS } from "./fixture.js";
 
-export type FakeMode = "ok" | "tamper" | "foreign" | "unknown_key" | "no_cite";
+/** `replay`: answer with the last good envelope this service issued to the same profile (for whatever call it was). */
+export type FakeMode = "ok" | "tamper" | "foreign" | "unknown_key" | "no_cite" | "replay";
 
 export interface FakeCall {
   profile: string;
@@ -44,13 +49,20 @@ export class FakeDataService {
   readonly queue: FakeMode[] = [];
   readonly calls: FakeCall[] = [];
   private http: Server | null = null;
+  private socketServer: Server | null = null;
   private sessions = new Map<string, { transport: StreamableHTTPServerTransport; profile: string }>();
+  private readonly lastGood = new Map<string, unknown>();
   port = 0;
 
   constructor(private readonly tokens: Record<string, string>) {}
 
   get url(): string {
     return `http://127.0.0.1:${this.port}/mcp`;
+  }
+
+  /** The keys a profile pins for this service (what the fleet writes into the profile's keys file). */
+  pinnedKeys(): PublicCiteKey[] {
+    return [publicCiteKey(this.key)];
   }
 
   get keysUrl(): string {
@@ -63,8 +75,22 @@ export class FakeDataService {
     this.port = (this.http.address() as AddressInfo).port;
   }
 
+  /** Also serve on a unix socket (mode 0666), as the real service does with MCP_SOCKET_PATH. */
+  async listenSocket(path: string): Promise<void> {
+    const s = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((r) => s.listen(path, () => r()));
+    chmodSync(path, 0o666);
+    this.socketServer = s;
+  }
+
   /** Stop serving and forget every MCP session (a restart keeps the port and the key). */
   async stop(): Promise<void> {
+    const sock = this.socketServer;
+    this.socketServer = null;
+    if (sock) {
+      sock.closeAllConnections();
+      await new Promise<void>((r) => sock.close(() => r()));
+    }
     for (const s of this.sessions.values()) await s.transport.close().catch(() => undefined);
     this.sessions.clear();
     const h = this.http;
@@ -75,12 +101,14 @@ export class FakeDataService {
     }
   }
 
-  private envelope(profile: string, api: string, params: Record<string, unknown>, data: unknown, asOf: string) {
+  private envelope(profile: string, call: CiteBinding, data: unknown, asOf: string) {
     const mode = this.queue.shift() ?? this.mode;
+    const previous = this.lastGood.get(profile);
+    if (mode === "replay" && previous) return previous;
     const meta = {
       source: "tushare",
-      api,
-      params,
+      api: call.api,
+      params: call.params,
       as_of: asOf,
       retrieved_at: new Date().toISOString(),
       profile: mode === "foreign" ? `${profile}-other` : profile,
@@ -89,6 +117,7 @@ export class FakeDataService {
     const env = signEnvelope(data, meta, mode === "unknown_key" ? this.rogueKey : this.key);
     if (mode === "tamper") (env.data as { close?: number }).close = 1.23;
     if (mode === "no_cite") return { data: env.data };
+    if (mode === "ok") this.lastGood.set(profile, env);
     return env;
   }
 
@@ -111,9 +140,7 @@ export class FakeDataService {
         const code = normalizeStockCode(a.ts_code);
         const bar = BARS.filter((b) => b.ts_code === code && (!a.as_of || b.trade_date <= a.as_of)).at(-1);
         if (!bar) return this.error(`no daily data for ${code}`);
-        return this.result(
-          this.envelope(profile, "daily", { ts_code: code, ...(a.as_of ? { as_of: a.as_of } : {}) }, { ...bar }, bar.trade_date),
-        );
+        return this.result(this.envelope(profile, citeBinding(TOOLS.latestPrice, a), { ...bar }, bar.trade_date));
       },
     );
     s.registerTool(
@@ -124,7 +151,7 @@ export class FakeDataService {
         const code = normalizeStockCode(a.ts_code);
         const rows = BARS.filter((b) => b.ts_code === code).reverse();
         const last = rows[0]?.trade_date ?? "20000101";
-        return this.result(this.envelope(profile, "daily", { ts_code: code }, { ts_code: code, rows }, last));
+        return this.result(this.envelope(profile, citeBinding(TOOLS.dailyPrices, a), { ts_code: code, rows }, last));
       },
     );
     s.registerTool(
@@ -135,7 +162,7 @@ export class FakeDataService {
         const code = normalizeStockCode(a.ts_code);
         const f = FUNDAMENTALS.filter((x) => x.ts_code === code && (!a.period || x.end_date === a.period)).at(-1);
         if (!f) return this.error(`no fundamentals for ${code}${a.period ? ` period ${a.period}` : ""}`);
-        return this.result(this.envelope(profile, "fina_indicator", { ts_code: code, period: f.end_date }, { ...f }, f.end_date));
+        return this.result(this.envelope(profile, citeBinding(TOOLS.fundamentals, a), { ...f }, f.end_date));
       },
     );
     s.registerTool(
@@ -147,7 +174,7 @@ export class FakeDataService {
         const rows = STOCKS.filter(
           (x) => x.name.includes(a.query) || x.ts_code.toLowerCase().includes(q) || x.symbol.includes(q),
         );
-        return this.result(this.envelope(profile, "stock_basic", { query: a.query }, { query: a.query, rows }, "20251231"));
+        return this.result(this.envelope(profile, citeBinding(TOOLS.searchStocks, a), { query: a.query, rows }, "20251231"));
       },
     );
     return s;

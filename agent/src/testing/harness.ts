@@ -24,8 +24,11 @@ export interface ProfileDirOptions {
   apiKey?: string;
   mcpUrl?: string;
   mcpToken?: string;
-  keysUrl?: string;
+  /** Written to `<dir>/cite-keys.json` and configured as `cite.keys_file` (what the fleet does for a real profile). */
+  pinnedKeys?: PublicCiteKey[];
   trustedKeys?: PublicCiteKey[];
+  /** `mcp_servers.tushare.socket`: reach the data service over this unix socket. */
+  mcpSocket?: string;
   model?: { provider: string; base_url?: string; default?: string; timeout_seconds?: number; max_retries?: number };
   port?: number;
   extraEnv?: Record<string, string>;
@@ -36,17 +39,26 @@ export function makeProfileDir(o: ProfileDirOptions): string {
   const config = {
     model: { provider: "offline", default: "twilight-offline", api_key: "${SILICONFLOW_API_KEY}", ...(o.model ?? {}) },
     mcp_servers: o.mcpUrl
-      ? { tushare: { url: o.mcpUrl, headers: { Authorization: "Bearer ${MCP_TUSHARE_TOKEN}" }, timeout: 10, connect_timeout: 5 } }
+      ? {
+          tushare: {
+            url: o.mcpUrl,
+            ...(o.mcpSocket ? { socket: o.mcpSocket } : {}),
+            headers: { Authorization: "Bearer ${MCP_TUSHARE_TOKEN}" },
+            timeout: 10,
+            connect_timeout: 5,
+          },
+        }
       : {},
     api_server: { host: "127.0.0.1", port: o.port ?? 0 },
     cite: {
-      ...(o.keysUrl ? { keys_url: o.keysUrl } : {}),
+      ...(o.pinnedKeys ? { keys_file: "cite-keys.json" } : {}),
       ...(o.trustedKeys ? { trusted_keys: o.trustedKeys } : {}),
       max_age_seconds: 600,
     },
     twilight: { profile: o.name, tier: "prefab", generation: 1, plan: "pro" },
   };
   writeFileSync(join(dir, "config.yaml"), stringify(config));
+  if (o.pinnedKeys) writeFileSync(join(dir, "cite-keys.json"), JSON.stringify({ keys: o.pinnedKeys }));
   const env = {
     HERMES_PROFILE: o.name,
     API_SERVER_ENABLED: "true",
