@@ -37,7 +37,35 @@ const Schema = z
     FLEET_MCP_URL_PREFAB: z.string().url().default("http://127.0.0.1:9100/mcp"),
     FLEET_MCP_URL_CONTAINER: z.string().url().default("http://twilight-mcp-tushare:9100/mcp"),
     FLEET_MCP_DATA_DIR: z.string().optional(),
+    /** The data-service container's name and its loopback port (tests run their own beside the operator's). */
+    FLEET_MCP_CONTAINER: z
+      .string()
+      .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/)
+      .default("twilight-mcp-tushare"),
+    FLEET_MCP_HOST_PORT: z.coerce.number().int().min(1).max(65535).default(9100),
+    /** The data service's own uid/gid (not root, not in FLEET_UID_RANGE): owns its data dir and socket dir. */
+    FLEET_MCP_UID: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(2 ** 31 - 2)
+      .default(9100),
+    /** Directory of the data service's unix socket (prefab profiles reach MCP there: nobody else can bind it). */
+    FLEET_MCP_SOCKET_DIR: z.string().optional(),
     FLEET_MODEL_PROVIDER: z.enum(["offline", "custom"]).default("offline"),
+    /** custom provider: profiles call the model gateway (default) or FLEET_MODEL_BASE_URL directly ("direct"). */
+    FLEET_MODEL_ROUTE: z.enum(["gateway", "direct"]).default("gateway"),
+    FLEET_GATEWAY_DATA_DIR: z.string().optional(),
+    FLEET_GATEWAY_PORT: z.coerce.number().int().min(1).max(65535).default(9200),
+    /** The gateway's own uid/gid when the daemon runs as root (not a tenant's, not the data service's). */
+    FLEET_GATEWAY_UID: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(2 ** 31 - 2)
+      .default(9101),
+    /** How containers reach the gateway; default: the `twilight` network's gateway address, found at daemon start. */
+    FLEET_GATEWAY_URL_CONTAINER: z.string().url().optional(),
     FLEET_MODEL_BASE_URL: z.string().url().default("https://api.siliconflow.cn/v1"),
     FLEET_MODEL_DEFAULT: z.string().default("Qwen/Qwen2.5-72B-Instruct"),
     FLEET_IMAGE: z.string().optional(),
@@ -56,7 +84,17 @@ const Schema = z
       .min(1024)
       .default(10 * 1024 * 1024),
     FLEET_LOG_KEEP: z.coerce.number().int().min(1).max(50).default(5),
+    /** Scheduled backups per plan into ops/backups/ (service/backup-schedule.ts). */
+    FLEET_BACKUP_SCHEDULE: z.enum(["on", "off"]).default("on"),
     LOG_LEVEL: z.string().default("info"),
+  })
+  .refine((c) => c.FLEET_MCP_UID < c.FLEET_UID_RANGE.low || c.FLEET_MCP_UID > c.FLEET_UID_RANGE.high, {
+    message: "FLEET_MCP_UID must be outside FLEET_UID_RANGE (the data service is not a tenant)",
+    path: ["FLEET_MCP_UID"],
+  })
+  .refine((c) => c.FLEET_GATEWAY_UID < c.FLEET_UID_RANGE.low || c.FLEET_GATEWAY_UID > c.FLEET_UID_RANGE.high, {
+    message: "FLEET_GATEWAY_UID must be outside FLEET_UID_RANGE (the model gateway is not a tenant)",
+    path: ["FLEET_GATEWAY_UID"],
   })
   .transform((c) => {
     const ops = resolve(c.TWILIGHT_OPS_DIR);
@@ -77,8 +115,24 @@ const Schema = z
         urlPrefab: c.FLEET_MCP_URL_PREFAB,
         urlContainer: c.FLEET_MCP_URL_CONTAINER,
         dataDir: resolve(c.FLEET_MCP_DATA_DIR ?? join(ops, "mcp")),
+        container: c.FLEET_MCP_CONTAINER,
+        hostPort: c.FLEET_MCP_HOST_PORT,
+        uid: c.FLEET_MCP_UID,
+        socketDir: resolve(c.FLEET_MCP_SOCKET_DIR ?? join(ops, "mcp-run")),
       },
-      model: { provider: c.FLEET_MODEL_PROVIDER, baseUrl: c.FLEET_MODEL_BASE_URL, default: c.FLEET_MODEL_DEFAULT },
+      model: {
+        provider: c.FLEET_MODEL_PROVIDER,
+        baseUrl: c.FLEET_MODEL_BASE_URL,
+        default: c.FLEET_MODEL_DEFAULT,
+        route: c.FLEET_MODEL_ROUTE,
+      },
+      gateway: {
+        dataDir: resolve(c.FLEET_GATEWAY_DATA_DIR ?? join(ops, "gateway")),
+        port: c.FLEET_GATEWAY_PORT,
+        uid: c.FLEET_GATEWAY_UID,
+        urlPrefab: `http://127.0.0.1:${c.FLEET_GATEWAY_PORT}/v1`,
+        urlContainer: c.FLEET_GATEWAY_URL_CONTAINER ?? "",
+      },
       image: c.FLEET_IMAGE,
       restart: {
         baseMs: c.FLEET_RESTART_BASE_MS,
@@ -91,6 +145,7 @@ const Schema = z
       startTimeoutMs: c.FLEET_START_TIMEOUT_MS,
       stopTimeoutMs: c.FLEET_STOP_TIMEOUT_MS,
       logs: { maxBytes: c.FLEET_LOG_MAX_BYTES, keep: c.FLEET_LOG_KEEP },
+      backupSchedule: c.FLEET_BACKUP_SCHEDULE === "on",
       logLevel: c.LOG_LEVEL,
     };
   });

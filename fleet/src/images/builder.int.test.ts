@@ -8,8 +8,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { LABELS, MANAGED_BY } from "@twilight/core";
+import { dockerClient } from "../docker/client.js";
 import { removeLabelled } from "../runtime/docker-cleanup.js";
-import { dockerClient } from "../runtime/docker-client.js";
 import { FrameDemuxer } from "../runtime/docker-stream.js";
 import { buildImages, IMAGE_LABELS, imageRefs, REPO_ROOT } from "./builder.js";
 

@@ -4,58 +4,26 @@
  * build endpoint), with no registry. Each image carries our managed-by label and a content-hash label; when the hash of
  * what would go in matches the existing image's label, the build is skipped.
  */
-import { readFile } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { Readable } from "node:stream";
-import { fileURLToPath } from "node:url";
 import { createLogger, DriverError, LABELS, type Logger, MANAGED_BY } from "@twilight/core";
 import type Docker from "dockerode";
-import { dockerClient, engineError, isNotFound } from "../runtime/docker-client.js";
+import { dockerClient, engineError, isNotFound } from "../docker/client.js";
 import { appTree } from "./app.js";
+import {
+  APP_TARGETS,
+  type AppImageKind,
+  BASE_REPO,
+  IMAGE_LABELS,
+  type ImageKind,
+  imageRefs,
+  projectVersion,
+  REPO_ROOT,
+} from "./refs.js";
 import { baseRootfs, IMAGE_PATH } from "./rootfs.js";
 import { DigestCache, Tree } from "./tree.js";
 
-/** The repository root (or /app in an image): fleet/dist/images/builder.js -> ../../.. */
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
-
-export const IMAGE_LABELS = {
-  contentHash: "io.twilight.content-hash",
-  version: "io.twilight.version",
-  image: "io.twilight.image",
-} as const;
-
-export type AppImageKind = "profile" | "mcp" | "fleet";
-export type ImageKind = "base" | AppImageKind;
-
-export interface AppTarget {
-  repo: string;
-  workspaces: string[];
-  extra?: string[];
-  main: string;
-  /** Default arguments (Dockerfile CMD) after the entrypoint. */
-  cmd?: string[];
-  expose: number;
-}
-
-export const APP_TARGETS: Readonly<Record<AppImageKind, AppTarget>> = {
-  profile: {
-    repo: "twilight/hermes-profile",
-    workspaces: ["core", "agent", "skill/stock-research"],
-    main: "agent/dist/main.js",
-    expose: 8642,
-  },
-  mcp: { repo: "twilight/mcp-tushare", workspaces: ["core", "mcp/tushare"], main: "mcp/tushare/dist/main.js", expose: 9100 },
-  fleet: {
-    repo: "twilight/fleet",
-    workspaces: ["core", "fleet", "agent", "mcp/tushare", "skill/stock-research"],
-    extra: ["profile/template-stock-research-pro"],
-    main: "fleet/dist/cli/main.js",
-    cmd: ["serve"],
-    expose: 8700,
-  },
-};
-export const BASE_REPO = "twilight/node-base";
-
+export { APP_TARGETS, type AppImageKind, BASE_REPO, IMAGE_LABELS, type ImageKind, imageRefs, projectVersion, REPO_ROOT };
 export interface BuildImagesOptions {
   root?: string;
   docker?: Docker;
@@ -90,30 +58,6 @@ export interface BuildReport {
   nodeVersion: string;
   images: BuiltImage[];
   seconds: number;
-}
-
-export async function projectVersion(root = REPO_ROOT): Promise<string> {
-  const pkg = JSON.parse(await readFile(resolve(root, "package.json"), "utf8")) as { version?: string };
-  if (!pkg.version) throw new DriverError("images", "the root package.json has no version");
-  return pkg.version;
-}
-
-/**
- * Image references for a project version (and the host's Node version for the base). `namespace` replaces the leading
- * "twilight/" (tests build into their own namespace so they never replace the images an operator runs).
- */
-export function imageRefs(
-  version: string,
-  nodeVersion = process.version.replace(/^v/, ""),
-  namespace = "twilight",
-): Record<ImageKind, string> {
-  const ns = (repo: string) => repo.replace(/^twilight\//, `${namespace}/`);
-  return {
-    base: `${ns(BASE_REPO)}:${nodeVersion}`,
-    profile: `${ns(APP_TARGETS.profile.repo)}:${version}`,
-    mcp: `${ns(APP_TARGETS.mcp.repo)}:${version}`,
-    fleet: `${ns(APP_TARGETS.fleet.repo)}:${version}`,
-  };
 }
 
 type ImageInfo = { Id: string; Size: number; Config?: { Labels?: Record<string, string> | null } };

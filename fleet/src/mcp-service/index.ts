@@ -4,15 +4,20 @@
  * `up` is idempotent: an up-to-date running container is left alone, a changed spec or image re-creates it.
  * Only a container carrying our managed-by and role=data-service labels is ever stopped or removed.
  */
-import { mkdir, stat } from "node:fs/promises";
+import { chmod, lchown, mkdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { Conflict, createLogger, DriverError, LABELS, type Logger, MANAGED_BY } from "@twilight/core";
+import type { Readable } from "node:stream";
+import { Conflict, createLogger, DriverError, LABELS, type Logger, MANAGED_BY, Precondition } from "@twilight/core";
 import type Docker from "dockerode";
-import { imageRefs, projectVersion, REPO_ROOT } from "../images/builder.js";
-import { dockerClient, engineError, ensureNetwork, isNotFound, sleep, statusOf } from "../runtime/docker-client.js";
+import { dockerClient, engineError, ensureNetwork, isNotFound, sleep, statusOf } from "../docker/client.js";
+import { imageRefs, projectVersion, REPO_ROOT } from "../images/refs.js";
+import { lchownTree } from "../lib/safe-fs.js";
+import { FrameDemuxer } from "../runtime/docker-stream.js";
 import {
   buildMcpContainerSpec,
   MCP_CONTAINER_NAME,
+  MCP_DATA_MOUNT,
+  MCP_DEFAULT_UID,
   MCP_PORT,
   type McpSpecOptions,
   ROLE_DATA_SERVICE,
@@ -30,8 +35,10 @@ export interface McpServiceOptions {
   name?: string;
   network?: string;
   hostPort?: number;
-  /** Default: the owner of dataDir. */
+  /** The service's own uid/gid (default 9100:9100); the data dir and socket dir are given to it. Never root. */
   user?: { uid: number; gid: number };
+  /** Host directory for the service's unix socket (prefab profiles use it); none: TCP only. */
+  socketDir?: string;
   env?: Record<string, string>;
   restart?: McpSpecOptions["restart"];
   log?: Logger;
@@ -43,6 +50,17 @@ export interface McpHealth {
   /** The service's own status field ("ok" | "degraded") when it answered. */
   status?: string;
   error?: string;
+  /** The warehouse's first backfill: "seeding" until it completes once (then "ready"); absent from older services. */
+  seeding?: McpSeeding;
+  /** Trading days the newest daily bar is behind the newest due day. */
+  open_days_behind?: number | null;
+}
+
+export interface McpSeeding {
+  state: "seeding" | "ready";
+  days_done: number;
+  days_total: number | null;
+  as_of: string | null;
 }
 
 export interface McpStatus {
@@ -78,8 +96,16 @@ export class McpService {
   /** Create (or re-create when changed) and start the container, then wait for /health to answer. */
   async up(opts: { waitMs?: number } = {}): Promise<McpStatus> {
     const dataDir = this.o.dataDir ?? join(REPO_ROOT, "ops", "mcp");
-    await mkdir(dataDir, { recursive: true, mode: 0o750 });
-    const st = await stat(dataDir);
+    const user = this.o.user ?? { uid: MCP_DEFAULT_UID, gid: MCP_DEFAULT_UID };
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    // the service runs as its own uid: its data is its own (and closed to tenants); root-owned files from older runs move to it
+    if ((await stat(dataDir)).uid !== user.uid) await lchownTree(dataDir, user.uid, user.gid);
+    await chmod(dataDir, 0o700);
+    if (this.o.socketDir) {
+      await mkdir(this.o.socketDir, { recursive: true, mode: 0o755 });
+      await lchown(this.o.socketDir, user.uid, user.gid);
+      await chmod(this.o.socketDir, 0o755);
+    }
     const image = this.o.image ?? imageRefs(await projectVersion()).mcp;
     let imageId: string;
     try {
@@ -96,7 +122,8 @@ export class McpService {
       name: this.name,
       network: this.o.network,
       hostPort: this.hostPort,
-      user: this.o.user ?? { uid: st.uid, gid: st.gid },
+      user,
+      socketDir: this.o.socketDir,
       env: this.o.env,
       restart: this.o.restart,
     });
@@ -139,6 +166,47 @@ export class McpService {
     }
   }
 
+  /**
+   * `rotate-key` inside the running data service, as its own user: a new key (signing after `activateInSeconds`), the
+   * old one kept for `graceSeconds`. The caller re-pins the published set into the profiles.
+   */
+  async rotateKey(o: { graceSeconds: number; activateInSeconds: number }) {
+    const info = await this.inspect();
+    if (!info?.State.Running || !isDataService(info))
+      throw new Precondition(`${this.name} is not running`, { hint: "hermes-admin mcp up" });
+    const argv = ["node", "/app/mcp/tushare/dist/cli.js", "rotate-key", "--data-dir", MCP_DATA_MOUNT];
+    argv.push("--grace-seconds", String(o.graceSeconds), "--activate-in-seconds", String(o.activateInSeconds), "--json");
+    const ex = await this.docker.getContainer(info.Id).exec({ Cmd: argv, AttachStdout: true, AttachStderr: true, Tty: false });
+    const stream = (await ex.start({ hijack: true, stdin: false })) as unknown as Readable;
+    const demux = new FrameDemuxer();
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    for await (const chunk of stream)
+      for (const f of demux.push(chunk as Buffer)) (f.stream === "stdout" ? out : err).push(f.payload);
+    let code: number | null = null;
+    for (let i = 0; i < 50 && code === null; i++) {
+      code = (await ex.inspect()).ExitCode ?? null;
+      if (code === null) await sleep(20);
+    }
+    if (code !== 0)
+      throw new DriverError(
+        "docker",
+        `rotate-key failed in ${this.name} (exit ${code}): ${Buffer.concat(err).toString().slice(-500)}`,
+      );
+    const r = JSON.parse(Buffer.concat(out).toString()) as {
+      new_key_id: string;
+      retiring_key_id: string | null;
+      signs_from: string;
+      retiring_not_after: string | null;
+    };
+    return {
+      new_key_id: r.new_key_id,
+      retiring_key_id: r.retiring_key_id ?? null,
+      signs_from: r.signs_from,
+      retiring_not_after: r.retiring_not_after ?? null,
+    };
+  }
+
   /** Stop gracefully and remove the container; the data directory is kept. */
   async down(opts: { timeoutMs?: number } = {}): Promise<boolean> {
     const info = await this.inspect();
@@ -175,8 +243,18 @@ export class McpService {
     const t = setTimeout(() => ac.abort(), 3000);
     try {
       const r = await fetch(`${this.url}/health`, { signal: ac.signal });
-      const body = (await r.json().catch(() => ({}))) as { status?: string };
-      return { ok: r.status === 200 && body.status === "ok", httpStatus: r.status, status: body.status };
+      const body = (await r.json().catch(() => ({}))) as {
+        status?: string;
+        seeding?: McpSeeding;
+        data_lag?: { open_days_behind?: number | null };
+      };
+      return {
+        ok: r.status === 200 && body.status === "ok",
+        httpStatus: r.status,
+        status: body.status,
+        ...(body.seeding ? { seeding: body.seeding } : {}),
+        ...(body.data_lag ? { open_days_behind: body.data_lag.open_days_behind ?? null } : {}),
+      };
     } catch (e) {
       return { ok: false, error: (e as Error).message };
     } finally {

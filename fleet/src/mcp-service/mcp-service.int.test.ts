@@ -9,10 +9,11 @@ import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { dockerClient } from "../docker/client.js";
 import { buildImages, REPO_ROOT } from "../images/builder.js";
+import { pinKeys, readPublishedKeys } from "../profiles/pinned-keys.js";
 import { DockerDriver } from "../runtime/docker.js";
 import { cleanupContainers } from "../runtime/docker-cleanup.js";
-import { dockerClient } from "../runtime/docker-client.js";
 import { freePort, makeProfileDir, testUid, waitHealthy } from "../runtime/docker-testkit.js";
 import type { WorkloadSpec } from "../runtime/types.js";
 import { McpService } from "./index.js";
@@ -36,6 +37,7 @@ before(async () => {
     name: SVC,
     hostPort: await freePort(),
     dataDir: join(root, "data"),
+    socketDir: join(root, "run"),
     image: images.mcp,
     env: { MCP_SCHEDULER: "off", LOG_LEVEL: "warn" },
   });
@@ -64,6 +66,20 @@ test("up: the data service answers /health on 127.0.0.1 only; up again leaves it
   assert.equal(info.HostConfig.ReadonlyRootfs, true);
   assert.deepEqual(info.HostConfig.CapDrop, ["ALL"]);
   assert.equal(info.HostConfig.RestartPolicy?.Name, "unless-stopped");
+  // issue 9 item 10: the service runs as its own uid, not root, and owns its data and its socket
+  assert.equal(info.Config.User, "9100:9100");
+  const top = (await docker.getContainer(SVC).top({ ps_args: "-o pid,uid,comm" })) as {
+    Titles: string[];
+    Processes: string[][];
+  };
+  // Docker's top needs a PID column in the ps output; find the UID column by its title.
+  const uidCol = top.Titles.indexOf("UID");
+  assert.ok(uidCol >= 0, JSON.stringify(top.Titles));
+  assert.ok(top.Processes.length > 0 && top.Processes.every((p) => p[uidCol] !== "0"), JSON.stringify(top.Processes));
+  assert.equal((await stat(join(root, "data"))).uid, 9100);
+  const sock = await stat(join(root, "run", "mcp.sock"));
+  assert.ok(sock.isSocket() && sock.uid === 9100);
+  assert.equal((await stat(join(root, "run"))).mode & 0o777, 0o755);
   const keys = (await (await fetch(`${svc.url}/.well-known/cite-keys`)).json()) as { keys: unknown[] };
   assert.ok(keys.keys.length >= 1);
   // The service created its key and admin token in the bind-mounted data dir, 0600.
@@ -122,3 +138,24 @@ test("down stops and removes the container and keeps the data; down again is a n
   assert.ok(existsSync(join(root, "data", "admin-token")));
   assert.equal(await svc.down(), false);
 });
+
+test(
+  "issue 9 item 9: rotate-key in the running service; the new key set is pinned into a profile, the old key kept for its grace",
+  { skip },
+  async () => {
+    await svc.up({ waitMs: 60_000 }); // the test before this one took the service down
+    const before = (await (await fetch(`${svc.url}/.well-known/cite-keys`)).json()) as { keys: Array<{ key_id: string }> };
+    const r = await svc.rotateKey({ graceSeconds: 60, activateInSeconds: 0 });
+    assert.ok(r.new_key_id && !before.keys.some((k) => k.key_id === r.new_key_id));
+    assert.ok(r.retiring_key_id && before.keys.some((k) => k.key_id === r.retiring_key_id));
+    const published = await readPublishedKeys(join(root, "data"), 9100);
+    const ids = (JSON.parse(published) as { keys: Array<{ key_id: string }> }).keys.map((k) => k.key_id);
+    assert.ok(ids.includes(r.new_key_id) && ids.includes(r.retiring_key_id as string));
+    // pin into a layout-2 profile directory: root-owned file the tenant can read through its group, not change
+    const dir = join(root, "profile");
+    await mkdir(dir, { mode: 0o750 });
+    assert.equal(await pinKeys(dir, 40123, published), true);
+    const st = await stat(join(dir, "keys", "cite-keys.json"));
+    assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [0, 40123, 0o640]);
+  },
+);

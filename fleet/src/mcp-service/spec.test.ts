@@ -7,7 +7,7 @@ const base = {
   image: "twilight/mcp-tushare:0.1.0",
   imageId: "sha256:aa",
   dataDir: "/srv/twilight/ops/mcp",
-  user: { uid: 0, gid: 0 },
+  user: { uid: 9100, gid: 9100 },
 };
 
 test("the data service container: name, network, loopback port, data mount, fixed env, labels", () => {
@@ -37,4 +37,18 @@ test("refuses a relative data dir, a bad port, and overriding the fixed settings
   assert.throws(() => buildMcpContainerSpec({ ...base, dataDir: "ops/mcp" }), /absolute/);
   assert.throws(() => buildMcpContainerSpec({ ...base, hostPort: 0 }), /bad host port/);
   assert.throws(() => buildMcpContainerSpec({ ...base, env: { MCP_HOST: "127.0.0.1" } }), /set by the fleet/);
+});
+
+test("issue 9 item 10: the data service never runs as root, and its socket directory is mounted for prefab profiles", () => {
+  assert.throws(() => buildMcpContainerSpec({ ...base, user: { uid: 0, gid: 0 } }), /must not run as root/);
+  assert.throws(() => buildMcpContainerSpec({ ...base, user: { uid: 9100, gid: 0 } }), /must not run as root/);
+  const b = buildMcpContainerSpec({ ...base, socketDir: "/srv/ops/mcp-run" });
+  assert.equal(b.User, "9100:9100");
+  assert.ok(b.Env?.includes("MCP_SOCKET_PATH=/run/twilight/mcp.sock"));
+  assert.deepEqual(b.HostConfig?.Mounts?.[1], {
+    Type: "bind",
+    Source: "/srv/ops/mcp-run",
+    Target: "/run/twilight",
+    ReadOnly: false,
+  });
 });

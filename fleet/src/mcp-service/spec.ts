@@ -14,6 +14,11 @@ import { type ContainerCreateBody, SPEC_HASH_LABEL } from "../runtime/container-
 export const MCP_CONTAINER_NAME = "twilight-mcp-tushare";
 export const MCP_PORT = 9100;
 export const MCP_DATA_MOUNT = "/data";
+/** Where the socket directory is mounted in the container; the socket is `mcp.sock` in it. */
+export const MCP_SOCKET_MOUNT = "/run/twilight";
+export const MCP_SOCKET_NAME = "mcp.sock";
+/** The data service's default uid/gid: its own, never root, never a tenant's. */
+export const MCP_DEFAULT_UID = 9100;
 export const ROLE_DATA_SERVICE = "data-service";
 export { SPEC_HASH_LABEL };
 
@@ -26,8 +31,10 @@ export interface McpSpecOptions {
   name?: string;
   network?: string;
   hostPort?: number;
-  /** uid:gid the service runs as (should own dataDir). */
+  /** uid:gid the service runs as (owns dataDir and socketDir); never 0. */
   user: { uid: number; gid: number };
+  /** Host directory for the unix socket (0755, owned by `user`), mounted at MCP_SOCKET_MOUNT. */
+  socketDir?: string;
   /**
    * Further settings (MCP_WATCH_LIST, TUSHARE_URL, MCP_SCHEDULER, LOG_LEVEL ...). A TUSHARE_TOKEN given here is visible in
    * `docker inspect` of this one container (the service reads its settings from the environment only).
@@ -47,11 +54,16 @@ const FIXED_ENV = (): Record<string, string> => ({
 
 export function buildMcpContainerSpec(o: McpSpecOptions): ContainerCreateBody {
   if (!o.dataDir.startsWith("/")) throw new InputInvalid(`the data dir must be an absolute path: ${JSON.stringify(o.dataDir)}`);
+  if (o.user.uid === 0 || o.user.gid === 0) throw new InputInvalid("the data service must not run as root (uid or gid 0)");
   const hostPort = o.hostPort ?? MCP_PORT;
   if (!Number.isInteger(hostPort) || hostPort < 1 || hostPort > 65535) throw new InputInvalid(`bad host port ${hostPort}`);
   for (const k of Object.keys(o.env ?? {}))
     if (k in FIXED_ENV()) throw new InputInvalid(`${k} is set by the fleet for the data service container; do not pass it`);
-  const env = { ...(o.env ?? {}), ...FIXED_ENV() };
+  const env: Record<string, string> = {
+    ...(o.env ?? {}),
+    ...FIXED_ENV(),
+    ...(o.socketDir ? { MCP_SOCKET_PATH: `${MCP_SOCKET_MOUNT}/${MCP_SOCKET_NAME}` } : {}),
+  };
   const name = o.name ?? MCP_CONTAINER_NAME;
   const portKey = `${MCP_PORT}/tcp`;
   const body: ContainerCreateBody = {
@@ -80,7 +92,10 @@ export function buildMcpContainerSpec(o: McpSpecOptions): ContainerCreateBody {
       StartPeriod: 60_000_000_000,
     },
     HostConfig: {
-      Mounts: [{ Type: "bind", Source: o.dataDir, Target: MCP_DATA_MOUNT, ReadOnly: false }],
+      Mounts: [
+        { Type: "bind", Source: o.dataDir, Target: MCP_DATA_MOUNT, ReadOnly: false },
+        ...(o.socketDir ? [{ Type: "bind" as const, Source: o.socketDir, Target: MCP_SOCKET_MOUNT, ReadOnly: false }] : []),
+      ],
       ReadonlyRootfs: true,
       Tmpfs: { "/tmp": "rw,noexec,nosuid,nodev,size=256m,mode=1777" },
       CapDrop: ["ALL"],

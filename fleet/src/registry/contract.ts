@@ -5,13 +5,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { Registry } from "./index.js";
-import { MIGRATIONS } from "./migrations.js";
+import { MIGRATIONS, type Migration } from "./migrations.js";
 import { PROFILE_COLUMNS } from "./store.js";
 import { type NewProfile, PROFILE_STATUSES } from "./types.js";
 
 export interface ContractStore {
   /** A new registry handle on the same store, not migrated; `clock` fixes the time it stamps. */
-  open(opts?: { clock?: () => Date }): Promise<Registry>;
+  open(opts?: { clock?: () => Date; migrations?: readonly Migration[] }): Promise<Registry>;
   /** Raw SQL on the store, bypassing the registry: proves the database itself enforces a rule. */
   raw(sql: string): Promise<Record<string, unknown>[]>;
   /** Column names of a table, read from the engine's catalog. */
@@ -32,8 +32,8 @@ function profile(over: Partial<NewProfile> = {}): NewProfile {
     status: "creating",
     desired_state: "running",
     pid: null,
-    pid_start_time: null,
     container_id: null,
+    workload_handle: null,
     profile_path: `/srv/twilight/profiles/p${seq}`,
     port: 20000 + seq,
     uid: 60000 + seq,
@@ -68,6 +68,22 @@ export function registryContract(backend: "sqlite" | "postgres", setup: () => Pr
 
     before(async () => {
       store = await setup();
+      // rows written by the schema before the workload handle (v2): migration 3 must carry them over
+      const old = await store.open({ migrations: MIGRATIONS.filter((m) => m.version <= 2) });
+      await old.migrate();
+      await old.close();
+      const cols =
+        "id, name, tier, status, pid, pid_start_time, container_id, profile_path, created_at, desired_state, port, uid, gid, secrets_fingerprint, updated_at";
+      const at = "'2030-01-01T00:00:00.000Z'";
+      await store.raw(
+        `INSERT INTO hermes_profiles (${cols}) VALUES ('v2-a', 'v2-prefab', 'prefab', 'running', 4242, '777', NULL, '/x/a', ${at}, 'running', 1001, 61001, 61001, '${FP}', ${at})`,
+      );
+      await store.raw(
+        `INSERT INTO hermes_profiles (${cols}) VALUES ('v2-b', 'v2-container', 'container', 'running', NULL, NULL, 'c0ffee', '/x/b', ${at}, 'running', 1002, 61002, 61002, '${FP}', ${at})`,
+      );
+      await store.raw(
+        `INSERT INTO hermes_profiles (${cols}) VALUES ('v2-c', 'v2-stopped', 'prefab', 'stopped', NULL, NULL, NULL, '/x/c', ${at}, 'stopped', 1003, 61003, 61003, '${FP}', ${at})`,
+      );
       reg = await store.open();
       other = await store.open();
       // two migrators racing on a fresh store: both succeed, each migration is applied once
@@ -93,6 +109,17 @@ export function registryContract(backend: "sqlite" | "postgres", setup: () => Pr
       assert.deepEqual(await store.raw(q), first);
     });
 
+    test("migration 3 moves pid, pid start time and container id into the one workload handle column", async () => {
+      assert.equal((await store.columns("hermes_profiles")).includes("pid_start_time"), false);
+      const a = await reg.get("v2-prefab");
+      assert.deepEqual(JSON.parse(String(a?.workload_handle)), { pid: 4242, pidStartTime: "777" });
+      assert.equal(a?.pid, 4242);
+      const b = await reg.get("v2-container");
+      assert.deepEqual(JSON.parse(String(b?.workload_handle)), { containerId: "c0ffee" });
+      assert.equal(b?.container_id, "c0ffee");
+      assert.equal((await reg.get("v2-stopped"))?.workload_handle, null);
+    });
+
     test("a registry newer than the build, or an edited migration, is refused", async () => {
       await store.raw(
         "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (999, 'future', 'x', '2030-01-01T00:00:00Z')",
@@ -114,13 +141,13 @@ export function registryContract(backend: "sqlite" | "postgres", setup: () => Pr
 
     test("insert returns the full row; get and list read it back", async () => {
       const p = profile({ user_id: "u-1", plan: "pro", image: "twilight/agent:1", status: "running", pid: 4242 });
-      const row = await reg.insert({ ...p, pid_start_time: "123456" });
+      const row = await reg.insert({ ...p, workload_handle: '{"pid":4242,"pidStartTime":"123456"}' });
       assert.match(row.id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       assert.deepEqual(Object.keys(row).sort(), [...PROFILE_COLUMNS].sort());
       const { id: _id, created_at, updated_at, ...rest } = row;
       assert.deepEqual(rest, {
         ...p,
-        pid_start_time: "123456",
+        workload_handle: '{"pid":4242,"pidStartTime":"123456"}',
         generation: 1,
         restart_count: 0,
         last_error: null,
@@ -158,7 +185,7 @@ export function registryContract(backend: "sqlite" | "postgres", setup: () => Pr
         const up = await clocked.update(row.name, {
           status: "running",
           pid: 777,
-          pid_start_time: "99",
+          workload_handle: '{"containerId":"c0ffee"}',
           last_error: null,
           tier: "container",
           container_id: "c0ffee",
@@ -167,17 +194,18 @@ export function registryContract(backend: "sqlite" | "postgres", setup: () => Pr
         assert.equal(up.created_at, "2031-05-01T00:00:00.000Z");
         assert.equal(up.updated_at, "2031-05-01T00:01:00.000Z");
         assert.deepEqual(
-          [up.status, up.pid, up.pid_start_time, up.tier, up.container_id, up.generation, up.port],
-          ["running", 777, "99", "container", "c0ffee", 2, row.port],
+          [up.status, up.pid, up.workload_handle, up.tier, up.container_id, up.generation, up.port],
+          ["running", 777, '{"containerId":"c0ffee"}', "container", "c0ffee", 2, row.port],
         );
         const cleared = await clocked.update(row.name, {
           pid: null,
-          pid_start_time: "",
+          workload_handle: null,
           status: "error",
           last_error: "x".repeat(10_000),
         });
         assert.equal(cleared.pid, null);
-        assert.equal(cleared.pid_start_time, null, "an unknown start time is stored as null");
+        assert.equal(cleared.workload_handle, null);
+        await assert.rejects(clocked.update(row.name, { workload_handle: "[1]" }), hasCode("INPUT_INVALID", /JSON object/));
         assert.ok(cleared.last_error && cleared.last_error.length <= 4000, "long errors are cut, not refused");
         assert.deepEqual(await clocked.get(row.name), cleared);
         await assert.rejects(clocked.update("no-such-profile", { status: "running" }), hasCode("NOT_FOUND", /no-such-profile/));

@@ -96,6 +96,25 @@ export const MIGRATIONS: readonly Migration[] = [
       },
     ],
   },
+  {
+    version: 3,
+    name: "workload_handle",
+    steps: [
+      // One driver-owned column replaces driver-specific ones: a third driver (swarm) adds no column.
+      "ALTER TABLE hermes_profiles ADD COLUMN workload_handle TEXT",
+      {
+        sqlite: `UPDATE hermes_profiles SET workload_handle = (
+          SELECT json_group_object(key, value) FROM json_each(
+            json_object('pid', pid, 'pidStartTime', pid_start_time, 'containerId', container_id)
+          ) WHERE value IS NOT NULL
+        ) WHERE pid IS NOT NULL OR container_id IS NOT NULL`,
+        postgres: `UPDATE hermes_profiles SET workload_handle = jsonb_strip_nulls(
+          jsonb_build_object('pid', pid, 'pidStartTime', pid_start_time, 'containerId', container_id)
+        )::text WHERE pid IS NOT NULL OR container_id IS NOT NULL`,
+      },
+      "ALTER TABLE hermes_profiles DROP COLUMN pid_start_time",
+    ],
+  },
 ];
 
 /** The SQL one migration runs on one engine, in order. */

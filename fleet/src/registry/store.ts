@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import { Conflict, DomainError, InputInvalid, NotFound, Unavailable } from "@twilight/core";
 import type { Logger } from "pino";
 import type { Db, SqlValue } from "./dialect.js";
-import { runMigrations } from "./migrations.js";
+import { type Migration, runMigrations } from "./migrations.js";
 import type { NewEvent, NewProfile, ProfileEvent, ProfilePatch, ProfileRow, Registry } from "./types.js";
 import { parseEventsQuery, parseNewEvent, parseNewProfile, parsePatch } from "./validate.js";
 
@@ -19,8 +19,8 @@ export const PROFILE_COLUMNS = [
   "status",
   "desired_state",
   "pid",
-  "pid_start_time",
   "container_id",
+  "workload_handle",
   "profile_path",
   "port",
   "uid",
@@ -97,12 +97,15 @@ export function mapEvent(raw: Record<string, unknown>): ProfileEvent {
 export interface StoreOptions {
   clock?: () => Date;
   logger?: Logger;
+  /** The migrations `migrate()` applies (default: all). Tests pass a prefix to build an older schema. */
+  migrations?: readonly Migration[];
 }
 
 export class SqlRegistry implements Registry {
   readonly backend: Registry["backend"];
   private readonly clock: () => Date;
   private readonly logger: Logger | undefined;
+  private readonly migrations: readonly Migration[] | undefined;
 
   constructor(
     private readonly db: Db,
@@ -111,6 +114,7 @@ export class SqlRegistry implements Registry {
     this.backend = db.dialect.name;
     this.clock = opts.clock ?? (() => new Date());
     this.logger = opts.logger;
+    this.migrations = opts.migrations;
   }
 
   private now(): string {
@@ -118,7 +122,7 @@ export class SqlRegistry implements Registry {
   }
 
   async migrate(): Promise<void> {
-    await this.guard(() => runMigrations(this.db, { now: () => this.now(), logger: this.logger }));
+    await this.guard(() => runMigrations(this.db, { now: () => this.now(), logger: this.logger, migrations: this.migrations }));
   }
 
   async insert(p: NewProfile): Promise<ProfileRow> {
@@ -163,6 +167,16 @@ export class SqlRegistry implements Registry {
   async list(): Promise<ProfileRow[]> {
     const r = await this.guard(() => this.db.query(`SELECT ${PROFILE_LIST} FROM hermes_profiles`));
     return r.rows.map(mapProfile).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  async integrity(): Promise<{ ok: boolean; detail: string }> {
+    if (this.backend === "sqlite") {
+      const r = await this.db.query("PRAGMA integrity_check");
+      const lines = r.rows.map((row) => String(Object.values(row)[0]));
+      return { ok: lines.length === 1 && lines[0] === "ok", detail: `PRAGMA integrity_check: ${lines.slice(0, 3).join("; ")}` };
+    }
+    await this.db.query("SELECT 1");
+    return { ok: true, detail: "PostgreSQL reachable (SELECT 1)" };
   }
 
   async update(name: string, patch: ProfilePatch): Promise<ProfileRow> {

@@ -16,11 +16,14 @@ export interface ProfileRow {
   user_id: string | null;
   status: ProfileStatus;
   desired_state: DesiredState;
-  /** prefab: the supervised process and its start time (clock ticks since boot, from /proc/<pid>/stat), so a reused pid is never mistaken. */
+  /** The plan's columns, for people and queries: the workload's main pid (prefab) and its engine id (container). */
   pid: number | null;
-  pid_start_time: string | null;
-  /** container: the Docker container id. */
   container_id: string | null;
+  /**
+   * What the driver needs to find its workload again (JSON, driver-owned, opaque to everything else): e.g. pid and
+   * /proc start time for a process, container id for Docker. A new driver adds fields here, never columns.
+   */
+  workload_handle: string | null;
   profile_path: string;
   port: number;
   uid: number;
@@ -68,6 +71,8 @@ export interface Registry {
   get(name: string): Promise<ProfileRow | undefined>;
   getByOrderId(orderId: string): Promise<ProfileRow | undefined>;
   list(): Promise<ProfileRow[]>;
+  /** SQLite: `PRAGMA integrity_check`; PostgreSQL: reachability. Never throws for a damaged file: ok=false says so. */
+  integrity(): Promise<{ ok: boolean; detail: string }>;
   /** Throws NotFound when the profile does not exist. `updated_at` is set by the registry. */
   update(name: string, patch: ProfilePatch): Promise<ProfileRow>;
   /** Increment restart_count atomically and return the new row. */

@@ -4,7 +4,7 @@
  * so nothing a caller sends by mistake (a token, a key) can reach a column. Event details have secret-looking keys redacted.
  */
 import { isAbsolute } from "node:path";
-import { assertProfileName, InputInvalid, TIERS } from "@twilight/core";
+import { assertProfileName, formatIssues, InputInvalid, issueList, TIERS } from "@twilight/core";
 import { z } from "zod";
 import { type NewEvent, PROFILE_STATUSES, type ProfilePatch } from "./types.js";
 
@@ -30,13 +30,17 @@ const fields = {
   status: z.enum(PROFILE_STATUSES),
   desired_state: z.enum(["running", "stopped"]),
   pid: int(1, 2 ** 31 - 1).nullable(),
-  // "" (start time unknown) is stored as null
-  pid_start_time: z
-    .string()
-    .regex(/^(\d{1,20})?$/, "expected clock ticks since boot (digits)")
-    .transform((s) => (s === "" ? null : s))
-    .nullable(),
   container_id: text(128).nullable(),
+  workload_handle: text(4096)
+    .refine((s) => {
+      try {
+        const v = JSON.parse(s) as unknown;
+        return typeof v === "object" && v !== null && !Array.isArray(v);
+      } catch {
+        return false;
+      }
+    }, "expected a JSON object")
+    .nullable(),
   profile_path: text(4096).refine(isAbsolute, "expected an absolute path"),
   port: int(1, 65535),
   uid: int(0, 2 ** 32 - 2),
@@ -64,8 +68,8 @@ const newProfileSchema = z
     status: fields.status,
     desired_state: fields.desired_state,
     pid: fields.pid.default(null),
-    pid_start_time: fields.pid_start_time.default(null),
     container_id: fields.container_id.default(null),
+    workload_handle: fields.workload_handle.default(null),
     profile_path: fields.profile_path,
     port: fields.port,
     uid: fields.uid,
@@ -101,9 +105,8 @@ function parse<S extends z.ZodTypeAny>(what: string, schema: S, input: unknown):
   const r = schema.safeParse(input);
   if (r.success) return r.data;
   // issue messages name paths and expectations, never the offending values (they may be secrets)
-  const lines = r.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
-  throw new InputInvalid(`registry: invalid ${what}: ${lines.join("; ")}`, {
-    details: { issues: r.error.issues.map((i) => ({ path: i.path, message: i.message })) },
+  throw new InputInvalid(`registry: invalid ${what}: ${formatIssues(r.error.issues)}`, {
+    details: { issues: issueList(r.error.issues) },
   });
 }
 

@@ -86,10 +86,19 @@ test("limits come from the plan or the options", () => {
   assert.equal(h.MemorySwap, pro.memoryBytes);
   assert.equal(h.NanoCpus, pro.nanoCpus);
   assert.equal(h.PidsLimit, pro.pids);
-  assert.deepEqual(limitsForPlan("unknown-plan"), PLAN_LIMITS.default);
-  assert.deepEqual(limitsForPlan(null), PLAN_LIMITS.default);
+  assert.deepEqual(limitsForPlan(null), PLAN_LIMITS.get("default"));
   const d = buildContainerSpec(spec()).HostConfig ?? {};
-  assert.equal(d.Memory, PLAN_LIMITS.default?.memoryBytes);
+  assert.equal(d.Memory, PLAN_LIMITS.get("default")?.memoryBytes);
+});
+
+test("issue 9 item 4: a plan named like a prototype property never yields a workload without limits", () => {
+  // before: PLAN_LIMITS["constructor"] was Object's constructor, so Memory/NanoCpus/PidsLimit were undefined
+  for (const plan of ["constructor", "__proto__", "toString", "unknown-plan"])
+    assert.throws(() => limitsForPlan(plan), /valid plans are basic, pro, dedicated_pro/, plan);
+  for (const plan of ["basic", "pro", "dedicated_pro"]) {
+    const l = limitsForPlan(plan);
+    assert.ok(l.memoryBytes > 0 && l.nanoCpus > 0 && l.pids > 0, plan);
+  }
 });
 
 test("the API port is published on 127.0.0.1 only", () => {

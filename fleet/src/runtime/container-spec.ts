@@ -32,26 +32,16 @@ export const SPEC_HASH_LABEL = "io.twilight.spec-hash";
 /** Value of the io.twilight.role label on profile containers (the data service carries "data-service"). */
 export const ROLE_PROFILE = "profile";
 
-export interface ContainerLimits {
-  memoryBytes: number;
-  /** CPU quota in units of 1e-9 CPUs (Docker's NanoCpus): 1_000_000_000 = one CPU. */
-  nanoCpus: number;
-  pids: number;
-}
+export type { ContainerLimits } from "./limits.js";
 
-const MiB = 1024 * 1024;
 /**
  * Limits per plan. The plan sells `dedicated_pro` as the container tier; anything else gets the default. The pids limit
  * counts threads: Node uses ~12, plus the health check's own node process and `exec` sessions.
  */
-export const PLAN_LIMITS: Readonly<Record<string, ContainerLimits>> = {
-  dedicated_pro: { memoryBytes: 1024 * MiB, nanoCpus: 1_000_000_000, pids: 256 },
-  default: { memoryBytes: 512 * MiB, nanoCpus: 500_000_000, pids: 256 },
-};
+export { limitsForPlan, PLAN_LIMITS } from "./limits.js";
 
-export function limitsForPlan(plan: string | null | undefined): ContainerLimits {
-  return (plan ? PLAN_LIMITS[plan] : undefined) ?? (PLAN_LIMITS.default as ContainerLimits);
-}
+import type { ContainerLimits } from "./limits.js";
+import { limitsForPlan } from "./limits.js";
 
 export interface LogRotation {
   maxSize: string;

@@ -7,8 +7,8 @@
  */
 import { InputInvalid, LABELS, MANAGED_BY } from "@twilight/core";
 import type Docker from "dockerode";
+import { engineError, isNotFound } from "../docker/client.js";
 import { ROLE_PROFILE } from "./container-spec.js";
-import { engineError, isNotFound } from "./docker-client.js";
 
 /** The fields of a container listing we look at (a subset of Docker's ContainerInfo). */
 export interface ContainerSummary {
@@ -16,6 +16,7 @@ export interface ContainerSummary {
   Names: string[];
   Labels: Record<string, string>;
   State: string;
+  Mounts?: Array<{ Source?: string; Destination?: string }>;
 }
 
 export interface OwnedContainer {

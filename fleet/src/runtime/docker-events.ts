@@ -6,7 +6,7 @@ import { constants } from "node:os";
 import type { Readable } from "node:stream";
 import { LABELS, type Logger, MANAGED_BY } from "@twilight/core";
 import type Docker from "dockerode";
-import { sleep } from "./docker-client.js";
+import { sleep } from "../docker/client.js";
 import { LineSplitter } from "./docker-stream.js";
 
 export interface DieEvent {

@@ -9,10 +9,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { LABELS, MANAGED_BY } from "@twilight/core";
+import { dockerClient } from "../docker/client.js";
 import { buildImages, imageRefs } from "../images/builder.js";
 import { connectDockerDriver, DockerDriver } from "./docker.js";
 import { cleanupContainers, orphanReport } from "./docker-cleanup.js";
-import { dockerClient } from "./docker-client.js";
 import { freePort, makeProfileDir, type TestProfile, testUid, waitHealthy } from "./docker-testkit.js";
 import type { WorkloadSpec } from "./types.js";
 

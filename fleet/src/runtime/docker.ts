@@ -7,7 +7,8 @@
 import type { Readable } from "node:stream";
 import { Conflict, createLogger, DriverError, LABELS, type Logger, MANAGED_BY, Precondition, workloadName } from "@twilight/core";
 import type Docker from "dockerode";
-import { imageRefs, projectVersion } from "../images/builder.js";
+import { dockerClient, engineError, ensureNetwork, imageExists, isNotFound, statusOf } from "../docker/client.js";
+import { imageRefs, projectVersion } from "../images/refs.js";
 import {
   buildContainerSpec,
   type ContainerLimits,
@@ -17,7 +18,6 @@ import {
   SPEC_HASH_LABEL,
 } from "./container-spec.js";
 import { type ContainerSummary, selectProfileContainers } from "./docker-cleanup.js";
-import { dockerClient, engineError, ensureNetwork, imageExists, isNotFound, statusOf } from "./docker-client.js";
 import { type DieEvent, DieWatcher } from "./docker-events.js";
 import { computeStats, type RawStats } from "./docker-stats.js";
 import { FrameDemuxer, LogLineDecoder } from "./docker-stream.js";
@@ -92,6 +92,12 @@ export async function connectDockerDriver(opts: DockerDriverOptions = {}): Promi
 
 export class DockerDriver implements RuntimeDriver {
   readonly kind = "docker" as const;
+  readonly capabilities = { close: () => this.close() };
+
+  /** Docker publishes the port through its root-owned proxy; a tenant cannot listen as root on the host. */
+  listenerUid(_spec: WorkloadSpec): number {
+    return 0;
+  }
   readonly docker: Docker;
   private readonly network: string;
   private readonly log: Logger;
@@ -298,12 +304,14 @@ export class DockerDriver implements RuntimeDriver {
       throw engineError("list containers", e);
     }
     const tiers = new Map(list.map((c) => [c.Id, c.Labels[LABELS.tier]]));
+    const mounts = new Map(list.map((c) => [c.Id, c.Mounts?.find((m) => m.Destination === PROFILE_MOUNT)?.Source]));
     return selectProfileContainers(list).map((c) => ({
       profile: c.profile,
       generation: c.generation,
       tier: tiers.get(c.id) === "prefab" ? "prefab" : "container",
       containerId: c.id,
       running: c.running,
+      dir: mounts.get(c.id),
     }));
   }
 

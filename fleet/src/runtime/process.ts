@@ -4,14 +4,19 @@
  * O_APPEND log file the child holds, so profiles outlive the daemon; a restarted daemon re-adopts them by pid + start time.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { readlinkSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { DriverError, MANAGED_BY, parseEnv } from "@twilight/core";
+import { DomainError, DriverError, MANAGED_BY, parseEnv } from "@twilight/core";
 import type { Logger } from "pino";
+import { isSameProcessAlive, readProcStat, readProcUsage } from "../lib/proc.js";
+import { readNoFollow } from "../lib/safe-fs.js";
 import { closeQuietly, openConsoleLog, rotateIfNeeded } from "./logfiles.js";
 import { followLog } from "./logtail.js";
-import { isSameProcessAlive, readProcStat, readProcUsage } from "./proc.js";
+import type { PrivateTmp, TmpNamespace } from "./private-tmp.js";
 import { agentEntry, ENV_GENERATION, ENV_MANAGED, processEnv } from "./process-env.js";
+import { type Sandbox, sandboxArgv, sandboxSpec } from "./sandbox.js";
 import type {
   ExecIO,
   ExitListener,
@@ -33,6 +38,10 @@ export interface ProcessDriverOptions {
   /** Command to run instead of the agent (tests: a command that always fails). argv[0] is resolved with the profile's PATH. */
   command?: (spec: WorkloadSpec) => string[];
   pollMs?: number;
+  /** Kernel limits for the profile's processes (cgroups); none: only no-new-privileges and RLIMIT_NPROC. */
+  sandbox?: Sandbox;
+  /** A private tmpfs /tmp per process (mount namespace); absent or unavailable: the host /tmp, TMPDIR their own. */
+  privateTmp?: PrivateTmp;
 }
 
 interface Tracked {
@@ -46,6 +55,10 @@ interface Tracked {
 
 export class ProcessDriver implements RuntimeDriver {
   readonly kind = "process" as const;
+  readonly capabilities = {
+    logRotation: { rotateLogs: () => this.rotateLogs() },
+    detach: { detachAll: () => this.detachAll() },
+  };
   private readonly tracked = new Map<string, Tracked>();
   private readonly listeners: ExitListener[] = [];
   private readonly nodePath: string;
@@ -56,6 +69,10 @@ export class ProcessDriver implements RuntimeDriver {
     this.pollMs = o.pollMs ?? 500;
   }
 
+  listenerUid(spec: WorkloadSpec): number {
+    return spec.uid;
+  }
+
   onExit(listener: ExitListener): void {
     this.listeners.push(listener);
   }
@@ -63,8 +80,10 @@ export class ProcessDriver implements RuntimeDriver {
   async env(spec: WorkloadSpec, extra?: Record<string, string>): Promise<Record<string, string>> {
     let text: string;
     try {
-      text = await readFile(`${spec.dir}/.env`, "utf8");
+      // root reads a file in the tenant's directory: no link followed, owner checked (root, or the tenant before layout 2)
+      text = await readNoFollow(join(spec.dir, ".env"), { owners: [0, spec.uid], maxBytes: 64 * 1024 });
     } catch (e) {
+      if (e instanceof DomainError) throw e;
       throw new DriverError("process", `cannot read ${spec.dir}/.env: ${(e as Error).message}`, {
         hint: "the profile directory is damaged; re-create the profile",
       });
@@ -87,35 +106,59 @@ export class ProcessDriver implements RuntimeDriver {
       API_SERVER_PORT: String(spec.port),
       ...(spec.standby ? { TWILIGHT_STANDBY: "1" } : {}),
     });
-    const argv = this.o.command?.(spec) ?? [this.nodePath, agentEntry(this.o.appDir)];
+    const sb = sandboxSpec(spec);
+    env.TMPDIR = sb.tmpDir;
+    this.o.sandbox?.prepare(spec.profile, sb);
+    const ns = await this.tmpNamespace(spec.profile, sb.tmpBytes, spec.dir);
+    const argv = sandboxArgv(sb, this.o.command?.(spec) ?? [this.nodePath, agentEntry(this.o.appDir)], {
+      uid: spec.uid,
+      gid: spec.gid,
+      enter: ns?.enter,
+    });
     const fd = openConsoleLog(spec.logDir);
     let child: ChildProcess;
     try {
-      child = spawn(argv[0] as string, argv.slice(1), {
-        cwd: spec.dir,
-        env,
-        uid: spec.uid,
-        gid: spec.gid,
-        detached: true,
-        stdio: ["ignore", fd, fd],
-      });
+      // spawned as root: the argv enters the namespace, then setpriv drops to the profile's uid before anything of it runs
+      child = spawn(argv[0] as string, argv.slice(1), { cwd: spec.dir, env, detached: true, stdio: ["ignore", fd, fd] });
       await new Promise<void>((resolve, reject) => {
         child.once("spawn", resolve);
         child.once("error", reject);
       });
     } catch (e) {
+      if (ns) void ns.release();
       throw new DriverError("process", `cannot start ${spec.profile}: ${(e as Error).message}`, { retryable: true });
     } finally {
       closeQuietly(fd);
     }
     child.unref();
     const pid = child.pid as number;
+    if (ns) void releaseWhenJoined(pid, ns); // the process holds the namespace now; its file binding can go
+    try {
+      this.o.sandbox?.place(spec.profile, pid);
+    } catch (e) {
+      child.kill("SIGKILL");
+      throw new DriverError("process", `cannot put ${spec.profile} in its cgroup: ${(e as Error).message}`);
+    }
     const startTime = readProcStat(pid)?.startTime ?? "";
     const t: Tracked = { generation: spec.generation, pid, startTime, child, logDir: spec.logDir };
     this.tracked.set(spec.profile, t);
     child.once("exit", (code, signal) => this.exited(spec.profile, t, code, signal));
     this.o.log.info({ profile: spec.profile, profile_pid: pid, generation: spec.generation }, "process started");
     return { pid, pidStartTime: startTime };
+  }
+
+  /** A private /tmp for a new process, or null where this host cannot make one (the reason is in `health`). */
+  private async tmpNamespace(profile: string, bytes: number, wd: string): Promise<TmpNamespace | null> {
+    const pt = this.o.privateTmp;
+    if (!pt?.available) return null;
+    try {
+      return await pt.create(bytes, wd);
+    } catch (e) {
+      throw new DriverError("process", `cannot make a private /tmp for ${profile}: ${(e as Error).message}`, {
+        retryable: true,
+        hint: "check `hermes-admin health` (sandbox line) and that /run/twilight/mountns is writable by root",
+      });
+    }
   }
 
   private exited(profile: string, t: Tracked, code: number | null, signal: string | null): void {
@@ -174,14 +217,29 @@ export class ProcessDriver implements RuntimeDriver {
   async exec(spec: WorkloadSpec, argv: string[], io: ExecIO): Promise<number> {
     if (argv.length === 0) throw new DriverError("process", "exec needs a command");
     const env = await this.env(spec);
-    const child = spawn(argv[0] as string, argv.slice(1), {
+    const sb = sandboxSpec(spec);
+    env.TMPDIR = sb.tmpDir;
+    // a command joins the running profile's namespace (same private /tmp as its agent), else gets a fresh one
+    const running = this.tracked.get(spec.profile);
+    const ns =
+      running && isSameProcessAlive(running.pid, running.startTime) && this.o.privateTmp?.available
+        ? { enter: this.o.privateTmp.join(running.pid, spec.dir), release: async () => {} }
+        : await this.tmpNamespace(spec.profile, sb.tmpBytes, spec.dir);
+    const wrapped = sandboxArgv(sb, argv, { uid: spec.uid, gid: spec.gid, enter: ns?.enter });
+    const child = spawn(wrapped[0] as string, wrapped.slice(1), {
       cwd: spec.dir,
       env,
-      uid: spec.uid,
-      gid: spec.gid,
       stdio: ["ignore", "pipe", "pipe"],
       signal: io.signal,
     });
+    if (ns) child.once("spawn", () => void releaseWhenJoined(child.pid as number, ns));
+    if (child.pid) {
+      try {
+        this.o.sandbox?.place(spec.profile, child.pid); // what a command runs counts against the profile's limits
+      } catch {
+        /* the profile's cgroup is gone (stopped profile): the rlimit still applies */
+      }
+    }
     child.stdout?.on("data", (b: Buffer) => io.onStdout(b));
     child.stderr?.on("data", (b: Buffer) => io.onStderr(b));
     return await new Promise<number>((resolve) => {
@@ -213,7 +271,14 @@ export class ProcessDriver implements RuntimeDriver {
       if (env[ENV_MANAGED] !== MANAGED_BY || !env.HERMES_PROFILE) continue;
       const st = readProcStat(pid);
       if (!st || st.pgrp !== pid || st.state === "Z") continue; // group leaders only: the profile's main process
-      out.push({ profile: env.HERMES_PROFILE, generation: Number(env[ENV_GENERATION] ?? 0), tier: "prefab", pid, running: true });
+      out.push({
+        profile: env.HERMES_PROFILE,
+        generation: Number(env[ENV_GENERATION] ?? 0),
+        tier: "prefab",
+        pid,
+        running: true,
+        dir: env.HERMES_HOME,
+      });
     }
     return out;
   }
@@ -227,6 +292,25 @@ export class ProcessDriver implements RuntimeDriver {
   detachAll(): void {
     for (const t of this.tracked.values()) if (t.timer) clearInterval(t.timer);
     this.tracked.clear();
+  }
+}
+
+/** Unbind a namespace file once `pid` has entered the namespace (its /proc ns link differs from ours), or gave up. */
+async function releaseWhenJoined(pid: number, ns: TmpNamespace): Promise<void> {
+  const own = readlinkQuiet("/proc/self/ns/mnt");
+  for (let i = 0; i < 400; i++) {
+    const theirs = readlinkQuiet(`/proc/${pid}/ns/mnt`);
+    if (theirs === null || theirs !== own) break; // joined, or already gone
+    await sleep(5);
+  }
+  await ns.release();
+}
+
+function readlinkQuiet(p: string): string | null {
+  try {
+    return readlinkSync(p);
+  } catch {
+    return null;
   }
 }
 

@@ -80,12 +80,30 @@ export interface ManagedWorkload {
   pid?: number;
   containerId?: string;
   running: boolean;
+  /** The profile directory it runs on (HERMES_HOME / the /profile mount): tells this fleet's workloads from another's. */
+  dir?: string;
 }
 
 export type ExitListener = (e: { profile: string; generation: number; code: number | null; signal: string | null }) => void;
 
+/** Abilities only some drivers have, typed, so callers never cast to find them. */
+export interface DriverCapabilities {
+  /** The fleet writes the workloads' console logs itself and rotates them by size (process tier). */
+  logRotation?: { rotateLogs(): void };
+  /** Let go of watched workloads without stopping them (the daemon stops; profiles keep running). */
+  detach?: { detachAll(): void };
+  /** Release the driver's connections to its engine. */
+  close?: () => void;
+}
+
 export interface RuntimeDriver {
   readonly kind: "process" | "docker";
+  readonly capabilities: DriverCapabilities;
+  /**
+   * The uid that listens on the workload's host port when it is the workload itself (the profile's uid for a process,
+   * root's docker-proxy for a published container port). Anything else there is a squatter.
+   */
+  listenerUid(spec: WorkloadSpec): number;
   /** Start the workload (creating it if needed). Idempotent: an already running workload for the same generation is returned. */
   start(spec: WorkloadSpec): Promise<WorkloadHandle>;
   /** Graceful stop: SIGTERM (or the engine's stop), then kill after `timeoutMs`. Stopping a stopped workload is not an error. */

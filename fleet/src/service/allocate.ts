@@ -16,14 +16,44 @@ export async function portIsFree(port: number, host = "127.0.0.1"): Promise<bool
   });
 }
 
-export async function allocatePort(range: { low: number; high: number }, used: Set<number>): Promise<number> {
-  for (let n = range.low; n <= range.high; n++) {
-    if (used.has(n)) continue;
-    if (await portIsFree(n)) return n;
+export interface PortLease {
+  port: number;
+  /** Give the port back to the pool (once its registry row records it, or the operation failed). */
+  release(): void;
+}
+
+/**
+ * Ports handed out but not yet recorded in a registry row (a spawn or a migration's standby in flight): a port is leased
+ * before its probe is awaited, so two concurrent allocations never get the same one.
+ */
+export class PortLeases {
+  private readonly held = new Set<number>();
+
+  async lease(range: { low: number; high: number }, inRegistry: Set<number>): Promise<PortLease> {
+    for (let n = range.low; n <= range.high; n++) {
+      if (inRegistry.has(n) || this.held.has(n)) continue;
+      this.held.add(n);
+      if (await portIsFree(n)) return { port: n, release: () => void this.held.delete(n) };
+      this.held.delete(n);
+    }
+    throw new Unavailable(`no free port in ${range.low}-${range.high}`, {
+      hint: "widen FLEET_PORT_RANGE or remove unused profiles",
+    });
   }
-  throw new Unavailable(`no free port in ${range.low}-${range.high}`, {
-    hint: "widen FLEET_PORT_RANGE or remove unused profiles",
-  });
+
+  get size(): number {
+    return this.held.size;
+  }
+}
+
+/** The daemon's leases (one daemon per process). */
+export const portLeases = new PortLeases();
+
+/** A port for a workload that is recorded at once (tests, benches): leased and released. */
+export async function allocatePort(range: { low: number; high: number }, used: Set<number>): Promise<number> {
+  const l = await portLeases.lease(range, used);
+  l.release();
+  return l.port;
 }
 
 /** uids named in /etc/passwd belong to someone else: never hand them to a profile. */

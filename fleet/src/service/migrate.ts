@@ -4,16 +4,18 @@
  *   prepare -> standby start -> health(standby) -> hold -> drain -> stop old -> activate new -> health(ok) -> switch -> release
  * Any failure rolls back to the old tier and leaves the profile serving, with the reason. Every step is an event.
  */
-import { DomainError, Precondition, parseEnv, type Tier, TimeoutError } from "@twilight/core";
+import { DomainError, Precondition, type Tier, TimeoutError } from "@twilight/core";
+import { squatter } from "../lib/sockets.js";
 import { readProfileEnv, writeConfig } from "../profiles/layout.js";
 import type { ProfileRow } from "../registry/types.js";
 import type { WorkloadHandle, WorkloadSpec } from "../runtime/types.js";
 import type { Supervisor } from "../supervisor/supervisor.js";
-import { allocatePort } from "./allocate.js";
-import { type FleetContext, type KeyedMutex, noProgress, type Progress } from "./context.js";
-import { waitHealthy } from "./health.js";
+import { audit } from "../workload/audit.js";
+import { type FleetContext, type KeyedMutex, noProgress, type Progress } from "../workload/context.js";
+import { waitHealthy } from "../workload/health.js";
+import { handlePatch, specOf } from "../workload/workloads.js";
+import { portLeases } from "./allocate.js";
 import type { ProfileService } from "./profiles.js";
-import { specOf } from "./workloads.js";
 
 /** What the front door offers a migration: hold new requests, wait for in-flight ones, release. */
 export interface TrafficGate {
@@ -45,6 +47,12 @@ export interface MigrateResult {
   steps: Array<{ step: string; ms: number }>;
   message: string;
 }
+
+type StepTimer = {
+  t0: number;
+  step: (s: string, d?: Record<string, unknown>) => void;
+  steps: Array<{ step: string; ms: number }>;
+};
 
 export class Migrator {
   constructor(
@@ -84,15 +92,13 @@ export class Migrator {
           row.profile_path,
           this.ctx.cfg.templateDir,
           this.profiles.renderInput({ ...row, generation: gen }, o.to),
-          row,
+          { uid: 0, gid: row.gid },
         );
         await this.ctx.registry.update(name, {
           tier: o.to,
           generation: gen,
           status: "stopped",
-          pid: null,
-          pid_start_time: null,
-          container_id: null,
+          ...handlePatch(null),
         });
         await this.event(name, o.actor, "migrate", "ok", { from: row.tier, to: o.to, stopped: true });
         step("retiered", { note: "profile is stopped: switched its tier; start it when you want it running" });
@@ -108,16 +114,21 @@ export class Migrator {
     });
   }
 
-  private async live(
-    row: ProfileRow,
-    o: MigrateOptions,
-    t: { t0: number; step: (s: string, d?: Record<string, unknown>) => void; steps: Array<{ step: string; ms: number }> },
-  ): Promise<MigrateResult> {
+  private async live(row: ProfileRow, o: MigrateOptions, t: StepTimer): Promise<MigrateResult> {
+    const rows = await this.ctx.registry.list();
+    // the standby's port is leased until the row records it (switch) or the migration is rolled back
+    const lease = await portLeases.lease(this.ctx.cfg.ports, new Set(rows.map((r) => r.port)));
+    try {
+      return await this.liveOn(row, o, t, lease.port);
+    } finally {
+      lease.release();
+    }
+  }
+
+  private async liveOn(row: ProfileRow, o: MigrateOptions, t: StepTimer, port: number): Promise<MigrateResult> {
     const { name } = row;
     const from = row.tier;
     const gen = row.generation + 1;
-    const rows = await this.ctx.registry.list();
-    const port = await allocatePort(this.ctx.cfg.ports, new Set(rows.map((r) => r.port)));
     const oldSpec = specOf(this.ctx, row);
     const newSpec: WorkloadSpec = { ...specOf(this.ctx, row, { tier: o.to, generation: gen, port }), standby: true };
     const oldDriver = this.ctx.drivers.for(from);
@@ -134,7 +145,7 @@ export class Migrator {
         row.profile_path,
         this.ctx.cfg.templateDir,
         this.profiles.renderInput({ ...row, generation: gen, port }, o.to),
-        row,
+        { uid: 0, gid: row.gid },
       );
       t.step("config", { tier: o.to, generation: gen });
       handle = await newDriver.start(newSpec);
@@ -142,8 +153,10 @@ export class Migrator {
         port,
         ...(handle.containerId ? { container: handle.containerId.slice(0, 12) } : { pid: handle.pid }),
       });
+      const owner = newDriver.listenerUid(newSpec);
       await waitHealthy({
         port,
+        owner,
         timeoutMs: o.healthTimeoutMs ?? this.ctx.cfg.startTimeoutMs,
         intervalMs: 20,
         accept: (r) => r.status === "standby" || r.status === "ok",
@@ -159,16 +172,14 @@ export class Migrator {
       await this.supervisor.quietly(name, () => oldDriver.stop(oldSpec, { timeoutMs: this.ctx.cfg.stopTimeoutMs }));
       oldStopped = true;
       t.step("old-stopped");
-      await this.activate(port, row.profile_path);
-      await waitHealthy({ port, timeoutMs: 10_000, intervalMs: 10 });
+      await this.activate(port, owner, row.profile_path, row.uid);
+      await waitHealthy({ port, owner, timeoutMs: 10_000, intervalMs: 10 });
       t.step("activated");
       await this.ctx.registry.update(name, {
         tier: o.to,
         generation: gen,
         port,
-        pid: handle.pid ?? null,
-        pid_start_time: handle.pidStartTime ?? null,
-        container_id: handle.containerId ?? null,
+        ...handlePatch(handle),
         image: o.to === "container" ? (newSpec.image ?? null) : null,
         status: "running",
         last_error: null,
@@ -209,29 +220,47 @@ export class Migrator {
       t.step("rollback", { reason });
       await newDriver.stop({ ...newSpec, standby: false }, { timeoutMs: 3_000 }).catch(() => undefined);
       await newDriver.remove(newSpec).catch(() => undefined);
-      await writeConfig(row.profile_path, this.ctx.cfg.templateDir, this.profiles.renderInput(row, from), row).catch(
-        () => undefined,
-      );
+      await writeConfig(row.profile_path, this.ctx.cfg.templateDir, this.profiles.renderInput(row, from), {
+        uid: 0,
+        gid: row.gid,
+      }).catch(() => undefined);
       let restored = row;
+      let restartError: string | undefined;
       if (oldStopped) {
-        const h = await oldDriver.start(oldSpec);
-        await waitHealthy({ port: row.port, timeoutMs: this.ctx.cfg.startTimeoutMs }).catch(() => undefined);
-        this.supervisor.started(name);
-        restored = {
-          ...row,
-          pid: h.pid ?? null,
-          pid_start_time: h.pidStartTime ?? null,
-          container_id: h.containerId ?? row.container_id,
-        };
+        try {
+          const h = await oldDriver.start(oldSpec);
+          await waitHealthy({
+            port: row.port,
+            owner: oldDriver.listenerUid(oldSpec),
+            timeoutMs: this.ctx.cfg.startTimeoutMs,
+          }).catch(() => undefined);
+          this.supervisor.started(name);
+          restored = { ...row, ...handlePatch(h) };
+        } catch (e) {
+          restartError = (e as Error).message;
+        }
       }
-      await this.ctx.registry.update(name, {
-        status: "running",
-        pid: restored.pid,
-        pid_start_time: restored.pid_start_time,
-        container_id: restored.container_id,
-        last_error: `migration to ${o.to} failed and was rolled back: ${reason}`,
-      });
-      if (held) this.gate.release(name);
+      try {
+        await this.ctx.registry.update(
+          name,
+          restartError
+            ? {
+                status: "error",
+                ...handlePatch(null),
+                last_error: `migration to ${o.to} failed (${reason}) and the ${from} workload could not restart: ${restartError}`,
+              }
+            : {
+                status: "running",
+                pid: restored.pid,
+                container_id: restored.container_id,
+                workload_handle: restored.workload_handle,
+                last_error: `migration to ${o.to} failed and was rolled back: ${reason}`,
+              },
+        );
+      } finally {
+        // whatever happened, held callers are released (to a 503 when nothing serves): never a gate left shut
+        if (held) this.gate.release(name);
+      }
       await this.event(name, o.actor, "migrate", "error", { from, to: o.to, reason, steps: t.steps });
       throw new DomainError(
         err instanceof DomainError ? err.code : "DRIVER",
@@ -245,8 +274,10 @@ export class Migrator {
     }
   }
 
-  private async activate(port: number, dir: string): Promise<void> {
-    const env = await readProfileEnv(dir);
+  private async activate(port: number, owner: number, dir: string, uid: number): Promise<void> {
+    const other = squatter(port, owner);
+    if (other) throw new DomainError("UNAVAILABLE", `not sending the profile's key to its new port: ${other}`);
+    const env = await readProfileEnv(dir, uid);
     const res = await fetch(`http://127.0.0.1:${port}/admin/activate`, {
       method: "POST",
       headers: { authorization: `Bearer ${env.API_SERVER_KEY ?? ""}` },
@@ -264,6 +295,6 @@ export class Migrator {
     result: "ok" | "error" | "info",
     detail: Record<string, unknown>,
   ) {
-    return this.ctx.registry.addEvent({ profile, actor, action, result, detail });
+    return audit(this.ctx, { profile, actor, action, result, detail });
   }
 }

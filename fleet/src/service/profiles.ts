@@ -2,10 +2,10 @@
  * Profile lifecycle as the operator sees it: spawn, start, stop, restart, rm, and views. Each operation holds the
  * profile's lock, records a profile_events row, and leaves the registry consistent with what runs.
  */
-import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
+  assertPlan,
   assertProfileName,
   Conflict,
   DomainError,
@@ -15,15 +15,29 @@ import {
   Precondition,
   type Tier,
 } from "@twilight/core";
-import { materializeProfile, removeProfileDir } from "../profiles/layout.js";
+import { killUid, liveUids } from "../lib/proc.js";
+import { removeFilesOfUid } from "../lib/safe-fs.js";
+import { MCP_SOCKET_NAME } from "../mcp-service/spec.js";
+import { readFence } from "../profiles/fence.js";
+import {
+  archiveProfileDir,
+  listArchives,
+  type MaterializeOptions,
+  materializeProfile,
+  ownersUnder,
+  purgeArchive,
+  removeProfileDir,
+} from "../profiles/layout.js";
+import { PINNED_KEYS_REL } from "../profiles/pinned-keys.js";
 import type { ProfileRow } from "../registry/types.js";
-import { handleOf } from "../runtime/index.js";
 import type { Supervisor } from "../supervisor/supervisor.js";
-import type { RenderInput } from "../template/render.js";
+import { modelFor, type RenderInput } from "../template/render.js";
 import { buildSecrets, parseSecretsSchema, secretsFingerprint } from "../template/secrets.js";
-import { allocatePort, allocateUid } from "./allocate.js";
-import { type FleetContext, type KeyedMutex, noProgress, type Progress } from "./context.js";
-import { isRunning, specOf, startWorkload, stopWorkload } from "./workloads.js";
+import { audit } from "../workload/audit.js";
+import { type FleetContext, type KeyedMutex, noProgress, type Progress } from "../workload/context.js";
+import { handleOf, handlePatch, isRunning, specOf, startWorkload, stopWorkload } from "../workload/workloads.js";
+import { allocateUid, portLeases } from "./allocate.js";
+import { removeStrayWorkloads } from "./reconcile.js";
 
 export interface SpawnRequest {
   name: string;
@@ -33,6 +47,19 @@ export interface SpawnRequest {
   set?: Record<string, string>;
   /** Idempotency key (billing: the order id). The same key returns the profile it created. */
   idempotencyKey?: string | null;
+  actor: string;
+}
+
+/** A profile made from given secrets and files (restore, import): the same steps and rollback as a spawn. */
+export interface CreateFromRequest {
+  name: string;
+  tier: Tier;
+  plan: string | null;
+  userId: string | null;
+  secrets: Record<string, string>;
+  populate: NonNullable<MaterializeOptions["populate"]>;
+  /** The audit action ("restore", "import"). */
+  action: string;
   actor: string;
 }
 
@@ -68,8 +95,9 @@ export class ProfileService {
       port: row.port,
       plan: row.plan,
       mcpUrl,
-      citeKeysUrl: new URL("/.well-known/cite-keys", mcpUrl).toString(),
-      model: this.ctx.cfg.model,
+      mcpSocket: tier === "prefab" ? join(this.ctx.cfg.mcp.socketDir, MCP_SOCKET_NAME) : "",
+      citeKeysFile: PINNED_KEYS_REL,
+      model: modelFor(this.ctx.cfg.model, this.ctx.cfg.gateway, tier),
     };
   }
 
@@ -78,6 +106,7 @@ export class ProfileService {
     const name = assertProfileName(req.name);
     if (!isTier(req.tier)) throw new InputInvalid(`tier ${JSON.stringify(req.tier)} is not one of prefab, container`);
     const tier = req.tier;
+    if (req.plan != null) assertPlan(req.plan); // a closed set: an unknown plan is a 400 naming the valid ones
     if (req.idempotencyKey !== undefined && req.idempotencyKey !== null && !/^[A-Za-z0-9_.:|*-]{1,64}$/.test(req.idempotencyKey))
       throw new InputInvalid("idempotency key must be 1-64 characters of [A-Za-z0-9_.:|*-]");
     const schema = parseSecretsSchema(JSON.parse(await readFile(join(this.ctx.cfg.templateDir, "secrets.schema.json"), "utf8")));
@@ -101,11 +130,63 @@ export class ProfileService {
     );
   }
 
-  private async create(o: { req: SpawnRequest; name: string; tier: Tier; secrets: Record<string, string>; progress: Progress }) {
-    const { name, tier, progress } = o;
+  async createFrom(c: CreateFromRequest, progress: Progress = noProgress): Promise<ProfileRow> {
+    const name = assertProfileName(c.name);
+    if (!this.ctx.drivers.has(c.tier)) this.ctx.drivers.for(c.tier); // throws a DriverError with a hint
+    return await this.mutex.run(`spawn`, () =>
+      this.mutex.run(name, async () => {
+        if (await this.ctx.registry.get(name))
+          throw new Conflict(`profile ${name} already exists`, { hint: "choose another name (--as NAME) or pass --force" });
+        const req: SpawnRequest = { name, tier: c.tier, plan: c.plan, userId: c.userId, actor: c.actor };
+        return await this.create({
+          req,
+          name,
+          tier: c.tier,
+          secrets: c.secrets,
+          progress,
+          populate: c.populate,
+          action: c.action,
+        });
+      }),
+    );
+  }
+
+  private async create(o: {
+    req: SpawnRequest;
+    name: string;
+    tier: Tier;
+    secrets: Record<string, string>;
+    progress: Progress;
+    populate?: MaterializeOptions["populate"];
+    action?: string;
+  }) {
     const rows = await this.ctx.registry.list();
-    const port = await allocatePort(this.ctx.cfg.ports, new Set(rows.map((r) => r.port)));
-    const uid = allocateUid(this.ctx.cfg.uids, new Set(rows.map((r) => r.uid)));
+    const lease = await portLeases.lease(this.ctx.cfg.ports, new Set(rows.map((r) => r.port)));
+    try {
+      return await this.createOn(o, rows, lease.port);
+    } finally {
+      lease.release(); // recorded in the row by now, or rolled back
+    }
+  }
+
+  private async createOn(
+    o: {
+      req: SpawnRequest;
+      name: string;
+      tier: Tier;
+      secrets: Record<string, string>;
+      progress: Progress;
+      populate?: MaterializeOptions["populate"];
+      action?: string;
+    },
+    rows: ProfileRow[],
+    port: number,
+  ) {
+    const { name, tier, progress } = o;
+    const action = o.action ?? "spawn";
+    // never a uid that still runs something or owns a directory here (a kept directory from before archives existed)
+    const taken = new Set([...rows.map((r) => r.uid), ...liveUids(), ...(await ownersUnder(this.ctx.cfg.profilesRoot))]);
+    const uid = allocateUid(this.ctx.cfg.uids, taken);
     progress("allocated", { port, uid });
     const undo: Array<() => Promise<unknown>> = [];
     const t0 = performance.now();
@@ -119,6 +200,7 @@ export class ProfileService {
         gid: uid,
         secrets: o.secrets,
         render,
+        populate: o.populate,
       });
       undo.push(() => removeProfileDir(this.ctx.cfg.profilesRoot, name));
       progress("directory", { path: dir });
@@ -128,9 +210,7 @@ export class ProfileService {
         user_id: o.req.userId ?? null,
         status: "creating",
         desired_state: "running",
-        pid: null,
-        pid_start_time: null,
-        container_id: null,
+        ...handlePatch(null),
         profile_path: dir,
         port,
         uid,
@@ -145,12 +225,14 @@ export class ProfileService {
       progress("registered", { id: row.id });
       await this.ctx.tokens.set(name, o.secrets.MCP_TUSHARE_TOKEN ?? "");
       undo.push(() => this.ctx.tokens.revoke(name));
+      await this.ctx.modelKeys.set(name, o.req.plan ? assertPlan(o.req.plan) : "basic", o.secrets.SILICONFLOW_API_KEY ?? "");
+      undo.push(() => this.ctx.modelKeys.revoke(name));
       progress("starting", { tier });
       undo.push(() => stopWorkload(this.ctx, row, 3_000).then(() => this.ctx.drivers.for(tier).remove(specOf(this.ctx, row))));
       const running = await this.supervisor.quietly(name, () => startWorkload(this.ctx, row, true));
       this.supervisor.started(name);
       progress("healthy", { ms: Math.round(performance.now() - t0) });
-      await this.event(name, o.req.actor, "spawn", "ok", { tier, port, uid, ms: Math.round(performance.now() - t0) });
+      await this.event(name, o.req.actor, action, "ok", { tier, port, uid, ms: Math.round(performance.now() - t0) });
       return running;
     } catch (err) {
       // Undo while exits are expected: the dying workload's exit event must not be taken for a crash.
@@ -158,9 +240,11 @@ export class ProfileService {
         for (const u of undo.reverse()) await u().catch(() => undefined);
       });
       this.supervisor.forget(name);
-      await this.event(name, o.req.actor, "spawn", "error", { error: (err as Error).message });
+      await this.event(name, o.req.actor, action, "error", { error: (err as Error).message });
       if (err instanceof DomainError) throw err;
-      throw new DomainError("INTERNAL", `spawn of ${name} failed and was rolled back: ${(err as Error).message}`, { cause: err });
+      throw new DomainError("INTERNAL", `${action} of ${name} failed and was rolled back: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
 
@@ -169,6 +253,11 @@ export class ProfileService {
       const row = await this.get(name);
       if (row.status === "migrating")
         throw new Precondition(`profile ${name} is migrating`, { hint: "wait for the migration to end" });
+      const fence = await readFence(row.profile_path);
+      if (fence)
+        throw new Precondition(`profile ${name} was exported at ${fence.exported_at} and is fenced on this host`, {
+          hint: `it runs where it was imported now; to run this copy anyway (the two will diverge): hermes-admin unfence ${name}`,
+        });
       this.supervisor.reset(name);
       if (await isRunning(this.ctx, row)) {
         progress("already running");
@@ -203,7 +292,7 @@ export class ProfileService {
       progress("stopping", { timeout_ms: this.ctx.cfg.stopTimeoutMs });
       await this.supervisor.quietly(name, () => stopWorkload(this.ctx, row));
       await this.event(name, actor, "stop", "ok", {});
-      return await this.ctx.registry.update(name, { status: "stopped", pid: null, pid_start_time: null });
+      return await this.ctx.registry.update(name, { status: "stopped", ...handlePatch(null) });
     });
   }
 
@@ -212,13 +301,14 @@ export class ProfileService {
       const row = await this.get(name);
       progress("stopping");
       await this.supervisor.quietly(name, () => stopWorkload(this.ctx, row));
-      await this.ctx.registry.update(name, { status: "stopped", pid: null, pid_start_time: null });
+      await this.ctx.registry.update(name, { status: "stopped", ...handlePatch(null) });
     });
     return await this.start(name, actor, progress);
   }
 
-  async remove(name: string, o: { force: boolean; purge: boolean; actor: string }): Promise<void> {
-    await this.mutex.run(name, async () => {
+  /** Remove a profile; its directory is purged, or kept as a root-only archive (returned). */
+  async remove(name: string, o: { force: boolean; purge: boolean; actor: string }): Promise<{ archive?: string }> {
+    return await this.mutex.run(name, async () => {
       const row = await this.get(name);
       const running = await isRunning(this.ctx, row);
       if (running && !o.force)
@@ -228,12 +318,39 @@ export class ProfileService {
       await this.ctx.registry.update(name, { desired_state: "stopped" });
       if (running) await this.supervisor.quietly(name, () => stopWorkload(this.ctx, row));
       if (this.ctx.drivers.has(row.tier)) await this.ctx.drivers.for(row.tier).remove(specOf(this.ctx, row));
+      // and any other generation left by an interrupted migration (its standby container, say)
+      await removeStrayWorkloads(this.ctx, row, true);
       await this.ctx.tokens.revoke(name);
+      await this.ctx.modelKeys.revoke(name);
+      // nothing of the tenant may outlive it: strays that left its process group, its files in shared scratch dirs
+      const killed = killUid(row.uid);
       await this.ctx.registry.remove(name);
       this.supervisor.forget(name);
-      if (o.purge) await removeProfileDir(this.ctx.cfg.profilesRoot, name);
-      await this.event(name, o.actor, "rm", "ok", { purge: o.purge, force: o.force, id: row.id });
+      const archive = o.purge
+        ? await removeProfileDir(this.ctx.cfg.profilesRoot, name).then(() => undefined)
+        : await archiveProfileDir(this.ctx.cfg.profilesRoot, name, new Date(this.ctx.now()));
+      const scratch = await removeFilesOfUid(row.uid, ["/tmp", "/var/tmp", "/dev/shm"], { exclude: [this.ctx.cfg.opsDir] });
+      await this.event(name, o.actor, "rm", "ok", {
+        purge: o.purge,
+        force: o.force,
+        id: row.id,
+        uid: row.uid,
+        archive,
+        strays_killed: killed.length,
+        scratch_removed: scratch,
+      });
+      return { archive };
     });
+  }
+
+  archives() {
+    return listArchives(this.ctx.cfg.profilesRoot);
+  }
+
+  async purgeArchive(archive: string, actor: string): Promise<void> {
+    if (!(await purgeArchive(this.ctx.cfg.profilesRoot, archive)))
+      throw new NotFound("archive", archive, "`hermes-admin archives` lists the kept directories");
+    await this.event(archive.split("@")[0] as string, actor, "purge-archive", "ok", { archive });
   }
 
   /** Runtime view for `list`: pid or container, uptime, and optionally CPU/memory. */
@@ -252,6 +369,6 @@ export class ProfileService {
   }
 
   private event(profile: string, actor: string, action: string, result: "ok" | "error", detail: Record<string, unknown>) {
-    return this.ctx.registry.addEvent({ profile, actor, action, result, detail: { ...detail, op: randomUUID().slice(0, 8) } });
+    return audit(this.ctx, { profile, actor, action, result, detail });
   }
 }

@@ -4,11 +4,25 @@
  * and rotates console logs. It never kills what it did not start or adopt.
  */
 import type { ProfileRow } from "../registry/types.js";
-import { handleOf } from "../runtime/index.js";
-import type { FleetContext, KeyedMutex } from "../service/context.js";
-import { probeHealth, waitHealthy } from "../service/health.js";
-import { specOf, startWorkload, stopWorkload } from "../service/workloads.js";
+import { audit } from "../workload/audit.js";
+import type { FleetContext, KeyedMutex } from "../workload/context.js";
+import { probeHealth, waitHealthy } from "../workload/health.js";
+import { handleOf, handlePatch, listenerUidOf, specOf, startWorkload, stopWorkload } from "../workload/workloads.js";
 import { type CrashState, onCrash } from "./backoff.js";
+
+/** What the supervisor reports as it happens (the daemon turns these into metrics); every hook is optional. */
+export interface SupervisorHooks {
+  crash?(
+    profile: string,
+    decision: { action: "restart"; delayMs: number; attempt: number } | { action: "give-up"; attempts: number },
+  ): void;
+  /** The delayed restart after a crash ran. */
+  restarted?(profile: string): void;
+  /** Crash history reset (an operator's start/stop/restart). */
+  stable?(profile: string): void;
+  healthRestart?(profile: string): void;
+  healthCheck?(profile: string, tier: string, ok: boolean, seconds: number): void;
+}
 
 interface ProfileState {
   crash: CrashState;
@@ -27,6 +41,7 @@ export class Supervisor {
   constructor(
     private readonly ctx: FleetContext,
     private readonly mutex: KeyedMutex,
+    private readonly hooks: SupervisorHooks = {},
   ) {
     for (const d of ctx.drivers.all())
       d.onExit((e) => {
@@ -58,6 +73,7 @@ export class Supervisor {
     if (s.timer) clearTimeout(s.timer);
     s.timer = undefined;
     s.crash = { consecutive: 0 };
+    this.hooks.stable?.(name);
   }
 
   forget(name: string): void {
@@ -97,7 +113,7 @@ export class Supervisor {
       }
       if (row.desired_state !== "running" || row.status === "error") {
         if (row.status !== "error" && row.status !== "stopped")
-          await this.ctx.registry.update(row.name, { status: "stopped", pid: null });
+          await this.ctx.registry.update(row.name, { status: "stopped", ...handlePatch(null) });
         continue;
       }
       try {
@@ -116,7 +132,7 @@ export class Supervisor {
 
   private async stopNow(row: ProfileRow): Promise<void> {
     await this.quietly(row.name, () => stopWorkload(this.ctx, row));
-    await this.ctx.registry.update(row.name, { status: "stopped", pid: null, pid_start_time: null });
+    await this.ctx.registry.update(row.name, { status: "stopped", ...handlePatch(null) });
   }
 
   private async onExit(name: string, generation: number, code: number | null, signal: string | null): Promise<void> {
@@ -126,7 +142,7 @@ export class Supervisor {
     const row = await this.ctx.registry.get(name);
     if (!row || row.generation !== generation || row.status === "migrating" || row.status === "error") return;
     if (row.desired_state !== "running") {
-      await this.ctx.registry.update(name, { status: "stopped", pid: null, pid_start_time: null });
+      await this.ctx.registry.update(name, { status: "stopped", ...handlePatch(null) });
       return;
     }
     const how = signal ? `killed by ${signal}` : code === null ? "disappeared" : `exited with code ${code}`;
@@ -139,14 +155,15 @@ export class Supervisor {
     const uptime = this.ctx.now() - s.startedAt;
     const { decision, state } = onCrash(this.ctx.cfg.restart, s.crash, uptime);
     s.crash = state;
+    this.hooks.crash?.(row.name, decision);
     if (decision.action === "give-up") {
       const msg = `${how}; gave up after ${decision.attempts} restarts that never stayed up ${this.ctx.cfg.restart.stableMs / 1000} s`;
-      await this.ctx.registry.update(row.name, { status: "error", last_error: msg, pid: null, pid_start_time: null });
+      await this.ctx.registry.update(row.name, { status: "error", last_error: msg, ...handlePatch(null) });
       await this.event(row.name, "crash-loop", "error", { reason: how, attempts: decision.attempts });
       this.ctx.log.error({ profile: row.name, reason: how }, "profile keeps crashing; left in error");
       return;
     }
-    await this.ctx.registry.update(row.name, { status: "starting", last_error: how, pid: null, pid_start_time: null });
+    await this.ctx.registry.update(row.name, { status: "starting", last_error: how, ...handlePatch(null) });
     await this.event(row.name, "crash", "error", { reason: how, restart_in_ms: decision.delayMs, attempt: decision.attempt });
     this.ctx.log.warn({ profile: row.name, reason: how, delayMs: decision.delayMs }, "profile crashed; restarting");
     if (s.timer) clearTimeout(s.timer);
@@ -163,6 +180,7 @@ export class Supervisor {
       if (!row || row.desired_state !== "running" || row.status === "migrating" || row.status === "error") return;
       try {
         await this.ctx.registry.bumpRestarts(name);
+        this.hooks.restarted?.(name);
         const cur = await startWorkload(this.ctx, row, false);
         this.started(name);
         void this.promoteWhenHealthy(cur);
@@ -175,7 +193,12 @@ export class Supervisor {
   /** After a restart: mark the profile running as soon as it answers, rather than at the next health round. */
   private async promoteWhenHealthy(row: ProfileRow): Promise<void> {
     try {
-      await waitHealthy({ port: row.port, timeoutMs: this.ctx.cfg.startTimeoutMs, intervalMs: 100 });
+      await waitHealthy({
+        port: row.port,
+        owner: listenerUidOf(this.ctx, row),
+        timeoutMs: this.ctx.cfg.startTimeoutMs,
+        intervalMs: 100,
+      });
       const cur = await this.ctx.registry.get(row.name);
       if (cur?.status === "starting" && cur.pid === row.pid && cur.container_id === row.container_id)
         await this.ctx.registry.update(row.name, {
@@ -201,7 +224,9 @@ export class Supervisor {
   private async checkOne(row: ProfileRow): Promise<void> {
     const s = this.state(row.name);
     if (s.quiet > 0 || s.timer) return;
-    const h = await probeHealth(row.port, 2000);
+    const t0 = performance.now();
+    const h = await probeHealth(row.port, 2000, listenerUidOf(this.ctx, row));
+    this.hooks.healthCheck?.(row.name, row.tier, h.ok, (performance.now() - t0) / 1000);
     if (h.ok) {
       s.healthFails = 0;
       await this.ctx.registry.update(row.name, {
@@ -215,6 +240,7 @@ export class Supervisor {
     if (row.status === "starting" && grace) return;
     if (s.healthFails < this.ctx.cfg.health.failures) return;
     s.healthFails = 0;
+    this.hooks.healthRestart?.(row.name);
     await this.mutex.run(row.name, () => this.quietly(row.name, () => stopWorkload(this.ctx, row, 5_000)));
     await this.crashed(row, `unhealthy: ${h.error ?? `HTTP ${h.httpStatus} ${h.status}`}`);
   }
@@ -225,7 +251,7 @@ export class Supervisor {
       void this.healthRound().catch((err) => this.ctx.log.error({ err }, "health round failed"));
     }, this.ctx.cfg.health.intervalMs);
     const rotate = setInterval(() => {
-      for (const d of this.ctx.drivers.all()) (d as { rotateLogs?: () => void }).rotateLogs?.();
+      for (const d of this.ctx.drivers.all()) d.capabilities.logRotation?.rotateLogs();
     }, 10_000);
     this.timers.push(health, rotate);
   }
@@ -237,6 +263,6 @@ export class Supervisor {
   }
 
   private event(profile: string, action: string, result: "ok" | "error" | "info", detail: Record<string, unknown>) {
-    return this.ctx.registry.addEvent({ profile, actor: "supervisor", action, result, detail });
+    return audit(this.ctx, { profile, actor: "supervisor", action, result, detail });
   }
 }

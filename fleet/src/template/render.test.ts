@@ -5,7 +5,7 @@ import { test } from "node:test";
 import { parseEnv } from "@twilight/core";
 import { parse } from "yaml";
 import { APP_DIR } from "../config.js";
-import { CONTAINER_API_PORT, type RenderInput, renderConfigYaml, renderDotEnv } from "./render.js";
+import { CONTAINER_API_PORT, modelFor, type RenderInput, renderConfigYaml, renderDotEnv } from "./render.js";
 
 const dir = join(APP_DIR, "profile/template-stock-research-pro");
 const tpl = readFileSync(join(dir, "config.yaml.template"), "utf8");
@@ -16,7 +16,8 @@ const base: RenderInput = {
   port: 18701,
   plan: "basic",
   mcpUrl: "http://127.0.0.1:9100/mcp",
-  citeKeysUrl: "http://127.0.0.1:9100/.well-known/cite-keys",
+  mcpSocket: "/srv/ops/mcp-run/mcp.sock",
+  citeKeysFile: "keys/cite-keys.json",
   model: { provider: "offline", baseUrl: "https://api.siliconflow.cn/v1", default: "Qwen/Qwen2.5-72B-Instruct" },
 };
 
@@ -56,4 +57,13 @@ test(".env carries identity, port and secrets, and keeps the template's comments
   assert.equal(env.API_SERVER_KEY, "hk_x");
   assert.equal(env.MCP_TUSHARE_TOKEN, "tmcp_y");
   assert.match(text, /^# Per-profile secrets/);
+});
+
+test("modelFor: custom points each tier at the model gateway; offline and direct keep the configured URL", () => {
+  const gw = { urlPrefab: "http://127.0.0.1:9200/v1", urlContainer: "http://172.30.0.1:9200/v1" };
+  const m = { provider: "custom" as const, baseUrl: "https://api.siliconflow.cn/v1", default: "Qwen/Qwen2.5-72B-Instruct" };
+  assert.equal(modelFor(m, gw, "prefab").baseUrl, gw.urlPrefab);
+  assert.equal(modelFor(m, gw, "container").baseUrl, gw.urlContainer);
+  assert.equal(modelFor({ ...m, route: "direct" }, gw, "container").baseUrl, m.baseUrl);
+  assert.deepEqual(modelFor({ ...m, provider: "offline" }, gw, "prefab"), { ...m, provider: "offline" });
 });

@@ -11,8 +11,29 @@ export interface RenderInput {
   port: number;
   plan: string | null;
   mcpUrl: string;
-  citeKeysUrl: string;
+  /** prefab: the data service's unix socket (a tenant cannot squat it); container: "" (Docker DNS). */
+  mcpSocket: string;
+  /** The pinned cite keys file, relative to HERMES_HOME. */
+  citeKeysFile: string;
   model: { provider: "offline" | "custom"; baseUrl: string; default: string };
+}
+
+/**
+ * The model section a profile gets: offline stays offline; `custom` points at the model gateway for the profile's tier
+ * (the profile's SILICONFLOW_API_KEY is then its virtual key), unless the operator chose `direct`.
+ */
+export function modelFor(
+  model: { provider: "offline" | "custom"; baseUrl: string; default: string; route?: "gateway" | "direct" },
+  gateway: { urlPrefab: string; urlContainer: string },
+  tier: Tier,
+): RenderInput["model"] {
+  const { provider, default: def } = model;
+  if (provider !== "custom" || model.route === "direct") return { provider, baseUrl: model.baseUrl, default: def };
+  return {
+    provider,
+    baseUrl: tier === "container" && gateway.urlContainer ? gateway.urlContainer : gateway.urlPrefab,
+    default: def,
+  };
 }
 
 /** Port the API server listens on inside a container (published on 127.0.0.1:<profile port> on the host). */
@@ -30,7 +51,8 @@ export function renderConfigYaml(template: string, input: RenderInput): string {
     generation: input.generation,
     plan: input.plan ?? "none",
     mcp_url: input.mcpUrl,
-    cite_keys_url: input.citeKeysUrl,
+    mcp_socket: input.mcpSocket,
+    cite_keys_file: input.citeKeysFile,
     model_provider: input.model.provider,
     model_default: input.model.default,
     model_base_url: input.model.baseUrl,

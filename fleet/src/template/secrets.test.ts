@@ -30,6 +30,15 @@ test("supplied secrets are checked; unknown keys are refused", () => {
   assert.equal(buildSecrets(schema, { WEIXIN_HOME_CHANNEL: "wx_home-1" }).WEIXIN_HOME_CHANNEL, "wx_home-1");
   assert.throws(() => buildSecrets(schema, { WEIXIN_HOME_CHANNEL: "bad value;" }), /does not match/);
   assert.throws(() => buildSecrets(schema, { NOPE: "1" }), /not a secret this template declares/);
+  assert.throws(() => buildSecrets(schema, { constructor: "1" }), /not a secret this template declares/);
+});
+
+test("issue 9 item 8: a generated secret can be supplied only in its generated format", () => {
+  // before: API_SERVER_KEY=x was accepted as is
+  for (const bad of ["x", "hk_short", `hk_${"a".repeat(36)};`, `sk-${"a".repeat(37)}`])
+    assert.throws(() => buildSecrets(schema, { API_SERVER_KEY: bad }), /must look generated/, bad);
+  const good = `hk_${"A1b2".repeat(9)}x`;
+  assert.equal(buildSecrets(schema, { API_SERVER_KEY: good }).API_SERVER_KEY, good);
 });
 
 test("randomString is uniform over its alphabet and deterministic for a given source", () => {

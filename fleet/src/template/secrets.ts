@@ -3,7 +3,7 @@
  * the provisioning request supplies. Pure: randomness is injected, so tests are deterministic.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { InputInvalid, isEnvKey } from "@twilight/core";
+import { formatIssues, InputInvalid, isEnvKey } from "@twilight/core";
 import { z } from "zod";
 
 const Generated = z.object({
@@ -29,10 +29,7 @@ export type SecretsSchema = z.infer<typeof SecretsSchema>;
 
 export function parseSecretsSchema(json: unknown): SecretsSchema {
   const r = SecretsSchema.safeParse(json);
-  if (!r.success)
-    throw new InputInvalid(
-      `secrets.schema.json is invalid: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
-    );
+  if (!r.success) throw new InputInvalid(`secrets.schema.json is invalid: ${formatIssues(r.error.issues)}`);
   return r.data;
 }
 
@@ -57,6 +54,13 @@ export function randomString(alphabet: string, length: number, rnd: RandomBytes 
   return out;
 }
 
+/** The exact shape of a generated secret: its prefix, then its alphabet to its length. */
+export function generatedFormat(spec: { prefix: string; alphabet: keyof typeof ALPHABETS; length: number }): RegExp {
+  const cls = { base62: "A-Za-z0-9", base64url: "A-Za-z0-9_-", hex: "0-9a-f" }[spec.alphabet];
+  const prefix = spec.prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(`^${prefix}[${cls}]{${spec.length - spec.prefix.length}}$`);
+}
+
 /**
  * Build the secret values for a new profile: every generated secret (unless supplied explicitly), plus the supplied
  * ones, each checked against its pattern. Unknown keys and missing required ones are refused before anything is written.
@@ -68,10 +72,19 @@ export function buildSecrets(
 ): Record<string, string> {
   const out: Record<string, string> = {};
   for (const key of Object.keys(supplied)) {
-    if (!(key in schema.secrets))
+    const spec = Object.hasOwn(schema.secrets, key) ? schema.secrets[key] : undefined;
+    if (!spec)
       throw new InputInvalid(`--set ${key}: not a secret this template declares`, {
         hint: `declared: ${Object.keys(schema.secrets).join(", ")}`,
       });
+    // A generated secret may be supplied (billing issues the user's token) only in its exact generated format, so a
+    // weak value (API_SERVER_KEY=x) is refused; uniqueness of the data-service token is enforced where it is registered.
+    const given = supplied[key] as string;
+    if (spec.kind === "generated" && !generatedFormat(spec).test(given))
+      throw new InputInvalid(
+        `--set ${key}: a supplied ${key} must look generated: "${spec.prefix}" then ${spec.length - spec.prefix.length} ${spec.alphabet} characters`,
+        { hint: `leave ${key} out and the fleet generates one` },
+      );
   }
   for (const [key, spec] of Object.entries(schema.secrets)) {
     const given = supplied[key];

@@ -4,6 +4,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { limitsForPlan } from "../runtime/limits.js";
+import { sandboxArgv, sandboxSpec } from "../runtime/sandbox.js";
 import { renderSystemdUnit, unitName } from "./systemd.js";
 
 const input = {
@@ -15,7 +17,38 @@ const input = {
   entry: "/srv/app/agent/dist/main.js",
   appDir: "/srv/app",
   path: "/srv/app/skill/stock-research/bin:/usr/bin:/bin",
+  sandbox: sandboxSpec({ plan: "dedicated_pro", dir: "/srv/ops/profiles/test-basic-1" }),
 };
+
+test("issue 9 item 5: the unit and the process driver come from one sandbox spec (limits per plan)", () => {
+  const u = renderSystemdUnit(input);
+  const limits = limitsForPlan("dedicated_pro");
+  assert.ok(u.includes(`MemoryMax=${limits.memoryBytes}\n`));
+  assert.ok(u.includes(`TasksMax=${limits.pids}\n`));
+  assert.ok(u.includes("NoNewPrivileges=yes"));
+  // the process driver: the same limits, privileges dropped by setpriv after entering the private /tmp's namespace
+  const argv = sandboxArgv(input.sandbox, ["node", "main.js"], {
+    uid: 40001,
+    gid: 40001,
+    enter: ["/usr/bin/nsenter", "--mount=/ns", "--"],
+  });
+  assert.deepEqual(argv, [
+    "/usr/bin/nsenter",
+    "--mount=/ns",
+    "--",
+    "/usr/bin/setpriv",
+    "--reuid=40001",
+    "--regid=40001",
+    "--clear-groups",
+    "--no-new-privs",
+    "--",
+    "/usr/bin/prlimit",
+    `--nproc=${limits.pids}:${limits.pids}`,
+    "--",
+    "node",
+    "main.js",
+  ]);
+});
 
 test("the unit runs as the profile's uid in its directory with its .env and sandboxing", () => {
   const u = renderSystemdUnit(input);

@@ -1,3 +1,5 @@
+import type { SandboxSpec } from "../runtime/sandbox.js";
+
 /**
  * A systemd unit for one prefab profile, for hosts that prefer systemd to the fleet's own supervisor. Pure: the same
  * user, directory, environment file and restart policy the process driver uses, plus systemd's sandboxing.
@@ -11,6 +13,8 @@ export interface UnitInput {
   entry: string;
   appDir: string;
   path: string;
+  /** The same sandbox the process driver applies (runtime/sandbox.ts): limits per plan. */
+  sandbox: SandboxSpec;
 }
 
 function q(s: string): string {
@@ -42,6 +46,7 @@ Environment=HOME=${u.dir}/home
 Environment=TWILIGHT_APP_DIR=${u.appDir}
 Environment=PATH=${u.path}
 Environment=LANG=C.UTF-8
+Environment=TMPDIR=${u.sandbox.tmpDir}
 ExecStart=${q(u.nodePath)} ${q(u.entry)}
 KillMode=control-group
 KillSignal=SIGTERM
@@ -70,8 +75,10 @@ CapabilityBoundingSet=
 AmbientCapabilities=
 SystemCallArchitectures=native
 LimitNOFILE=4096
-TasksMax=256
-MemoryMax=1G
+TasksMax=${u.sandbox.pids}
+LimitNPROC=${u.sandbox.pids}
+MemoryMax=${u.sandbox.memoryBytes}
+MemorySwapMax=0
 
 [Install]
 WantedBy=multi-user.target

@@ -1,6 +1,7 @@
-/** What the fleet's services share: configuration, registry, drivers, the data-service token file, logger, clock. */
+/** What the fleet's services share: configuration, registry, drivers, the data-service token file, the gateway's key file, logger, clock. */
 import type { Logger } from "@twilight/core";
 import type { FleetConfig } from "../config.js";
+import type { GatewayKeyFile } from "../profiles/gateway-keys.js";
 import type { McpTokenFile } from "../profiles/mcp-tokens.js";
 import type { Registry } from "../registry/types.js";
 import type { Drivers } from "../runtime/index.js";
@@ -10,6 +11,8 @@ export interface FleetContext {
   registry: Registry;
   drivers: Drivers;
   tokens: McpTokenFile;
+  /** Virtual model keys (hashes) the model gateway accepts, one per profile. */
+  modelKeys: GatewayKeyFile;
   log: Logger;
   now: () => number;
 }

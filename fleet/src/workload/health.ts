@@ -1,6 +1,7 @@
 /** Probing a profile's API server: GET /health on its host port, with a timeout. */
 import { setTimeout as sleep } from "node:timers/promises";
 import { TimeoutError } from "@twilight/core";
+import { squatter } from "../lib/sockets.js";
 
 export interface HealthResult {
   ok: boolean;
@@ -11,10 +12,16 @@ export interface HealthResult {
   body?: Record<string, unknown>;
 }
 
-export async function probeHealth(port: number, timeoutMs = 2000, host = "127.0.0.1"): Promise<HealthResult> {
+/**
+ * GET /health on 127.0.0.1:`port`. With `owner`, the probe is sent only when every socket listening there belongs to
+ * that uid: another tenant squatting the port while the profile restarts can neither answer for it nor mark it running.
+ */
+export async function probeHealth(port: number, timeoutMs = 2000, owner?: number): Promise<HealthResult> {
   const t0 = performance.now();
+  const other = owner === undefined ? undefined : squatter(port, owner);
+  if (other) return { ok: false, latencyMs: 0, error: other };
   try {
-    const res = await fetch(`http://${host}:${port}/health`, { signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(timeoutMs) });
     const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
     const latencyMs = Math.round(performance.now() - t0);
     return { ok: res.ok && body.status === "ok", status: String(body.status ?? ""), httpStatus: res.status, latencyMs, body };
@@ -27,6 +34,8 @@ export async function probeHealth(port: number, timeoutMs = 2000, host = "127.0.
 export async function waitHealthy(opts: {
   port: number;
   timeoutMs: number;
+  /** The uid that must own the listening socket (see probeHealth). */
+  owner?: number;
   alive?: () => Promise<boolean>;
   intervalMs?: number;
   accept?: (r: HealthResult) => boolean;
@@ -35,7 +44,7 @@ export async function waitHealthy(opts: {
   const accept = opts.accept ?? ((r: HealthResult) => r.ok);
   let last: HealthResult = { ok: false, latencyMs: 0, error: "not probed" };
   while (Date.now() < deadline) {
-    last = await probeHealth(opts.port, Math.min(2000, Math.max(100, deadline - Date.now())));
+    last = await probeHealth(opts.port, Math.min(2000, Math.max(100, deadline - Date.now())), opts.owner);
     if (accept(last)) return last;
     if (opts.alive && !(await opts.alive()))
       throw new TimeoutError("the workload exited before it became healthy", { details: { last: last.error ?? last.status } });

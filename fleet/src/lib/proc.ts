@@ -1,5 +1,5 @@
 /** Reading /proc: is a pid alive, and is it still the process we started (start time), not a reused pid. */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 export interface ProcStat {
   pid: number;
@@ -52,4 +52,56 @@ export function readProcUsage(pid: number): { rssBytes: number; cpuTicks: number
   } catch {
     return undefined;
   }
+}
+
+/** Live (not zombie) pids whose real, effective, saved or filesystem uid is `uid` (from /proc/<pid>/status). */
+export function pidsOfUid(uid: number): number[] {
+  const out: number[] = [];
+  for (const ent of readdirSync("/proc")) {
+    if (!/^\d+$/.test(ent)) continue;
+    let status: string;
+    try {
+      status = readFileSync(`/proc/${ent}/status`, "utf8");
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (/^State:\s+[ZX]/m.test(status)) continue; // dead, waiting to be reaped: runs nothing, holds nothing
+    const line = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(status);
+    if (line?.slice(1).some((u) => Number(u) === uid)) out.push(Number(ent));
+  }
+  return out;
+}
+
+/** Every uid that runs a process now. */
+export function liveUids(): Set<number> {
+  const out = new Set<number>();
+  for (const ent of readdirSync("/proc")) {
+    if (!/^\d+$/.test(ent)) continue;
+    try {
+      const line = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(readFileSync(`/proc/${ent}/status`, "utf8"));
+      for (const u of line?.slice(1) ?? []) out.add(Number(u));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
+}
+
+/** SIGKILL every process of a profile's uid (strays that left its process group); bounded. Returns what was killed. */
+export function killUid(uid: number): number[] {
+  if (uid === 0) throw new Error("refusing to kill the processes of uid 0");
+  const killed: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    const pids = pidsOfUid(uid);
+    if (pids.length === 0) break;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, "SIGKILL");
+        killed.push(pid);
+      } catch {
+        /* gone */
+      }
+    }
+  }
+  return killed;
 }

@@ -1,0 +1,70 @@
+/** Image names, labels and the project version: what the runtime needs to know of images, without the builder. */
+import { readFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { DriverError } from "@twilight/core";
+
+/** The repository root (or /app in an image): fleet/dist/images/refs.js -> ../../.. */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+
+export const IMAGE_LABELS = {
+  contentHash: "io.twilight.content-hash",
+  version: "io.twilight.version",
+  image: "io.twilight.image",
+} as const;
+
+export type AppImageKind = "profile" | "mcp" | "fleet";
+export type ImageKind = "base" | AppImageKind;
+
+export interface AppTarget {
+  repo: string;
+  workspaces: string[];
+  extra?: string[];
+  main: string;
+  /** Default arguments (Dockerfile CMD) after the entrypoint. */
+  cmd?: string[];
+  expose: number;
+}
+
+export const APP_TARGETS: Readonly<Record<AppImageKind, AppTarget>> = {
+  profile: {
+    repo: "twilight/hermes-profile",
+    workspaces: ["core", "agent", "skill/stock-research"],
+    main: "agent/dist/main.js",
+    expose: 8642,
+  },
+  mcp: { repo: "twilight/mcp-tushare", workspaces: ["core", "mcp/tushare"], main: "mcp/tushare/dist/main.js", expose: 9100 },
+  fleet: {
+    repo: "twilight/fleet",
+    workspaces: ["core", "fleet", "agent", "mcp/tushare", "skill/stock-research"],
+    extra: ["profile/template-stock-research-pro"],
+    main: "fleet/dist/main.js",
+    cmd: ["serve"],
+    expose: 8700,
+  },
+};
+export const BASE_REPO = "twilight/node-base";
+
+export async function projectVersion(root = REPO_ROOT): Promise<string> {
+  const pkg = JSON.parse(await readFile(resolve(root, "package.json"), "utf8")) as { version?: string };
+  if (!pkg.version) throw new DriverError("images", "the root package.json has no version");
+  return pkg.version;
+}
+
+/**
+ * Image references for a project version (and the host's Node version for the base). `namespace` replaces the leading
+ * "twilight/" (tests build into their own namespace so they never replace the images an operator runs).
+ */
+export function imageRefs(
+  version: string,
+  nodeVersion = process.version.replace(/^v/, ""),
+  namespace = "twilight",
+): Record<ImageKind, string> {
+  const ns = (repo: string) => repo.replace(/^twilight\//, `${namespace}/`);
+  return {
+    base: `${ns(BASE_REPO)}:${nodeVersion}`,
+    profile: `${ns(APP_TARGETS.profile.repo)}:${version}`,
+    mcp: `${ns(APP_TARGETS.mcp.repo)}:${version}`,
+    fleet: `${ns(APP_TARGETS.fleet.repo)}:${version}`,
+  };
+}

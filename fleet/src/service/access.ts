@@ -1,0 +1,73 @@
+/**
+ * Reaching into one profile as the operator: probe its health, read its console log, run a command in it, render its
+ * systemd unit. Every call resolves the profile through the registry first (NotFound otherwise) and is audited when
+ * it acts inside the profile.
+ */
+import type { ProfileRow } from "../registry/types.js";
+import { agentEntry, processEnv } from "../runtime/process-env.js";
+import { sandboxSpec } from "../runtime/sandbox.js";
+import type { ExecIO, LogLine, LogOptions } from "../runtime/types.js";
+import { renderSystemdUnit } from "../units/systemd.js";
+import { audit } from "../workload/audit.js";
+import type { FleetContext } from "../workload/context.js";
+import { type HealthResult, probeHealth } from "../workload/health.js";
+import { listenerUidOf, specOf } from "../workload/workloads.js";
+import type { ProfileService } from "./profiles.js";
+
+export interface HealthReport {
+  name: string;
+  tier: ProfileRow["tier"];
+  status: ProfileRow["status"];
+  healthy: boolean;
+  probe: HealthResult;
+  last_error: string | null;
+}
+
+export class ProfileAccess {
+  constructor(
+    private readonly ctx: FleetContext,
+    private readonly profiles: ProfileService,
+  ) {}
+
+  async health(name: string, timeoutMs = 3000): Promise<HealthReport> {
+    const row = await this.profiles.get(name);
+    const probe = await probeHealth(row.port, timeoutMs, listenerUidOf(this.ctx, row));
+    return { name: row.name, tier: row.tier, status: row.status, healthy: probe.ok, probe, last_error: row.last_error };
+  }
+
+  async logs(name: string, opts: LogOptions): Promise<AsyncIterable<LogLine>> {
+    const row = await this.profiles.get(name);
+    return this.ctx.drivers.for(row.tier).logs(specOf(this.ctx, row), opts);
+  }
+
+  /** Resolves the profile before any output is written, so a bad name is a clean 404. */
+  async exec(name: string, argv: string[], actor: string): Promise<(io: ExecIO) => Promise<number>> {
+    const row = await this.profiles.get(name);
+    return async (io) => {
+      await audit(this.ctx, { profile: row.name, actor, action: "exec", result: "info", detail: { argv0: argv[0] } });
+      return this.ctx.drivers.for(row.tier).exec(specOf(this.ctx, row), argv, io);
+    };
+  }
+
+  async unit(name: string): Promise<string> {
+    const row = await this.profiles.get(name);
+    const env = processEnv({
+      dir: row.profile_path,
+      appDir: this.ctx.cfg.appDir,
+      nodePath: process.execPath,
+      generation: row.generation,
+      dotenv: {},
+    });
+    return renderSystemdUnit({
+      profile: row.name,
+      dir: row.profile_path,
+      uid: row.uid,
+      gid: row.gid,
+      nodePath: process.execPath,
+      entry: agentEntry(this.ctx.cfg.appDir),
+      appDir: this.ctx.cfg.appDir,
+      path: env.PATH as string,
+      sandbox: sandboxSpec({ plan: row.plan, dir: row.profile_path }),
+    });
+  }
+}
