@@ -1,35 +1,49 @@
-#!/usr/bin/env node
-/** hermes-admin: the operator's CLI, a thin client of the fleet daemon's HTTP API. */
-import { fileURLToPath } from "node:url";
+/** hermes-admin: the operator's CLI, a thin client of the fleet daemon's HTTP API. The entry point is ../main.ts. */
 import { Command } from "commander";
+import { FleetClient } from "../client/client.js";
 import { type FleetConfig, fleetConfig } from "../config.js";
-import { serveForever } from "../daemon/serve.js";
-import { FleetClient } from "./client.js";
 import { daemonCommands } from "./daemon-commands.js";
+import { day2Commands } from "./day2-commands.js";
+import { doctorCommand } from "./doctor-command.js";
 import { EXIT_HELP } from "./exit-codes.js";
+import { gatewayCommands } from "./gateway-commands.js";
+import { observeCommands } from "./observe-commands.js";
 import { platformCommands } from "./platform-commands.js";
 import { profileCommands } from "./profile-commands.js";
+import { provisionCommands } from "./provision-commands.js";
 import { fail } from "./run.js";
 
-let cfgCache: FleetConfig | undefined;
-const cfg = () => {
-  cfgCache ??= fleetConfig();
-  return cfgCache;
-};
+export interface CliEntry {
+  /** This program's entry file (what `up` starts with `serve`). */
+  entry: string;
+  /** Run the daemon in this process (`hermes-admin serve`). */
+  serve: (cfg: FleetConfig) => Promise<void>;
+}
 
-const program = new Command("hermes-admin")
-  .description("Operate the Twilight fleet of Hermes profiles: spawn, list, start, stop, migrate, tail and exec.")
-  .option("--json", "machine-readable output on stdout (progress and errors still go to stderr)")
-  .showHelpAfterError("(run with --help for usage)")
-  .addHelpText(
-    "after",
-    `\nExamples:\n  hermes-admin up                                   # start the daemon\n  hermes-admin spawn test-basic-1 --tier prefab     # create and start a profile\n  hermes-admin list\n  hermes-admin exec test-basic-1 -- fetch_price 600519\n  hermes-admin logs test-basic-1 -f\n\nEnvironment: TWILIGHT_OPS_DIR (state, default <repo>/ops), FLEET_DB_URL (sqlite:... or postgres://...),\nFLEET_API_PORT (8700). See README.md.\n\n${EXIT_HELP}`,
-  );
+export async function runCli(argv: string[], e: CliEntry): Promise<void> {
+  let cfgCache: FleetConfig | undefined;
+  const cfg = () => {
+    cfgCache ??= fleetConfig();
+    return cfgCache;
+  };
+  const program = new Command("hermes-admin")
+    .description("Operate the Twilight fleet of Hermes profiles: spawn, list, start, stop, migrate, tail and exec.")
+    .option("--json", "machine-readable output on stdout (progress and errors still go to stderr)")
+    .showHelpAfterError("(run with --help for usage)")
+    .addHelpText(
+      "after",
+      `\nExamples:\n  hermes-admin up                                   # start the daemon\n  hermes-admin spawn test-basic-1 --tier prefab     # create and start a profile\n  hermes-admin list\n  hermes-admin exec test-basic-1 -- fetch_price 600519\n  hermes-admin logs test-basic-1 -f\n\nEnvironment: TWILIGHT_OPS_DIR (state, default <repo>/ops), FLEET_DB_URL (sqlite:... or postgres://...),\nFLEET_API_PORT (8700). See README.md.\n\n${EXIT_HELP}`,
+    );
 
-profileCommands(program, () => FleetClient.fromConfig(cfg()));
-daemonCommands(program, cfg, fileURLToPath(import.meta.url), () => serveForever({ cfg: cfg() }));
-platformCommands(program, cfg, () => FleetClient.fromConfig(cfg()));
-
-program.parseAsync(process.argv).catch((e) => {
-  process.exitCode = fail(e, process.argv.includes("--json"));
-});
+  profileCommands(program, () => FleetClient.fromConfig(cfg()));
+  day2Commands(program, () => FleetClient.fromConfig(cfg()));
+  daemonCommands(program, cfg, e.entry, () => e.serve(cfg()));
+  platformCommands(program, cfg, () => FleetClient.fromConfig(cfg()));
+  gatewayCommands(program, () => FleetClient.fromConfig(cfg()));
+  provisionCommands(program, cfg, () => FleetClient.fromConfig(cfg()), e.entry);
+  observeCommands(program, () => FleetClient.fromConfig(cfg()));
+  doctorCommand(program, cfg, () => FleetClient.fromConfig(cfg()));
+  await program.parseAsync(argv).catch((err) => {
+    process.exitCode = fail(err, argv.includes("--json"));
+  });
+}

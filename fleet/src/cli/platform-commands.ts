@@ -2,15 +2,31 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import type { Command } from "commander";
+import type { FleetClient } from "../client/client.js";
 import type { FleetConfig } from "../config.js";
+import { ROUTES } from "../contract/routes.js";
+import type { McpStatus } from "../contract/schemas.js";
+import { progressPrinter, table } from "../lib/format.js";
 import { renderReport } from "../verify/report.js";
 import { runVerify } from "../verify/run.js";
-import type { FleetClient } from "./client.js";
 import { EXIT } from "./exit-codes.js";
-import { progressPrinter, table } from "./format.js";
 import { action, type GlobalOpts, printJson } from "./run.js";
 
 type Client = () => FleetClient;
+
+/** One line for people: running or not, healthy or not, and whether the warehouse is still being seeded. */
+export function describeDataService(r: McpStatus): string {
+  if (!r.running) return `data service ${r.name}: not running (hermes-admin up)`;
+  const h = r.health;
+  const s = h?.seeding;
+  const seeding =
+    s?.state === "seeding"
+      ? `; still seeding its warehouse: ${s.days_done} of ${s.days_total ?? "?"} days${s.as_of ? `, data as of ${s.as_of}` : ""} (answers about the latest data say so)`
+      : s?.state === "ready"
+        ? `; warehouse ready${s.as_of ? `, data as of ${s.as_of}` : ""}`
+        : "";
+  return `data service ${r.name} running at ${r.url}, ${h?.httpStatus ? `health ${h.status ?? h.httpStatus}` : `not answering (${h?.error ?? "?"})`}${seeding}`;
+}
 const json = (cmd: Command) => Boolean(cmd.optsWithGlobals<GlobalOpts>().json);
 
 export function platformCommands(program: Command, cfg: () => FleetConfig, client: Client): void {
@@ -22,11 +38,7 @@ export function platformCommands(program: Command, cfg: () => FleetConfig, clien
     .addHelpText("after", "\nExample:\n  hermes-admin images build")
     .action(
       action(async (o: { force?: boolean }, cmd: Command) => {
-        const r = await client().op<{
-          version: string;
-          seconds: number;
-          images: Array<{ kind: string; ref: string; built?: boolean; sizeBytes?: number }>;
-        }>("POST", "/v1/images/build", { force: Boolean(o.force) }, progressPrinter());
+        const r = await client().op(ROUTES.buildImages, { body: { force: Boolean(o.force) } }, progressPrinter());
         if (json(cmd)) return void printJson(r);
         process.stdout.write(
           `${table(
@@ -41,11 +53,17 @@ export function platformCommands(program: Command, cfg: () => FleetConfig, clien
   mcp
     .command("up")
     .description("run the data service on network twilight, published on 127.0.0.1:9100 (idempotent)")
+    .option("--wait-seeded <seconds>", "wait this long for its first backfill (0: return once it answers)", "120")
+    .addHelpText("after", "\nExample:\n  hermes-admin mcp up --wait-seeded 0   # return at once; `mcp status` shows the seeding")
     .action(
-      action(async (_o: unknown, cmd: Command) => {
-        const r = await client().op<{ running: boolean; url?: string }>("POST", "/v1/mcp/up", undefined, progressPrinter());
+      action(async (o: { waitSeeded: string }, cmd: Command) => {
+        const r = await client().op(
+          ROUTES.mcpUp,
+          { body: { wait_seeded_ms: Math.round(Number(o.waitSeeded) * 1000) } },
+          progressPrinter(),
+        );
         if (json(cmd)) return void printJson(r);
-        process.stdout.write(`data service ${r.running ? "running" : "not running"}${r.url ? ` at ${r.url}` : ""}\n`);
+        process.stdout.write(`${describeDataService(r)}\n`);
       }),
     );
   mcp
@@ -53,7 +71,7 @@ export function platformCommands(program: Command, cfg: () => FleetConfig, clien
     .description("stop and remove the data-service container (its data directory is kept)")
     .action(
       action(async (_o: unknown, cmd: Command) => {
-        const r = await client().json<{ stopped: boolean }>("POST", "/v1/mcp/down");
+        const r = await client().call(ROUTES.mcpDown, {});
         if (json(cmd)) return void printJson(r);
         process.stdout.write(r.stopped ? "data service stopped\n" : "data service was not running\n");
       }),
@@ -63,10 +81,32 @@ export function platformCommands(program: Command, cfg: () => FleetConfig, clien
     .description("container state and /health of the data service")
     .action(
       action(async (_o: unknown, cmd: Command) => {
-        const r = await client().json<{ running: boolean }>("GET", "/v1/mcp/status");
+        const r = await client().call(ROUTES.mcpStatus, {});
         if (json(cmd)) printJson(r);
-        else process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+        else process.stdout.write(`${describeDataService(r)}\n${JSON.stringify(r, null, 2)}\n`);
         return r.running ? EXIT.ok : EXIT.unavailable;
+      }),
+    );
+  mcp
+    .command("rotate-key")
+    .description(
+      "new cite signing key for the data service; the old one verifies for a grace period; profiles re-pinned, no restarts",
+    )
+    .option("--grace-seconds <n>", "how long cites signed by the old key stay valid", "3600")
+    .option("--activate-in-seconds <n>", "delay before the new key signs (profiles are re-pinned first)", "2")
+    .addHelpText("after", "\nExample:\n  hermes-admin mcp rotate-key --grace-seconds 600")
+    .action(
+      action(async (o: { graceSeconds: string; activateInSeconds: string }, cmd: Command) => {
+        const r = await client().op(
+          ROUTES.rotateCiteKey,
+          { body: { grace_seconds: Number(o.graceSeconds), activate_in_seconds: Number(o.activateInSeconds) } },
+          progressPrinter(),
+        );
+        if (json(cmd)) return void printJson(r);
+        process.stdout.write(
+          `new cite key ${r.new_key_id} signs from ${r.signs_from}; pinned into ${r.pinned} profiles\n` +
+            (r.retiring_key_id ? `old key ${r.retiring_key_id} is refused after ${r.retiring_not_after}\n` : ""),
+        );
       }),
     );
   mcp
@@ -90,7 +130,7 @@ export function platformCommands(program: Command, cfg: () => FleetConfig, clien
     .argument("<name>")
     .action(
       action(async (name: string, _o: unknown, cmd: Command) => {
-        const text = await client().text("GET", `/v1/profiles/${encodeURIComponent(name)}/compose`);
+        const text = await client().call(ROUTES.profileCompose, { params: { name } });
         if (json(cmd)) return void printJson({ profile: name, compose: text });
         process.stdout.write(text);
       }),
@@ -102,9 +142,7 @@ export function platformCommands(program: Command, cfg: () => FleetConfig, clien
     .option("--remove", "remove the orphans")
     .action(
       action(async (o: { remove?: boolean }, cmd: Command) => {
-        const r = o.remove
-          ? await client().json<{ removed: Array<{ name: string }> }>("POST", "/v1/orphans/remove")
-          : await client().json<{ orphans: Array<{ name: string; profile: string; running: boolean }> }>("GET", "/v1/orphans");
+        const r = o.remove ? await client().call(ROUTES.removeOrphans, {}) : await client().call(ROUTES.orphans, {});
         if (json(cmd)) return void printJson(r);
         const list = "removed" in r ? r.removed : r.orphans;
         process.stdout.write(list.length ? `${list.map((x) => x.name).join("\n")}\n` : "no orphans\n");
@@ -126,8 +164,8 @@ export function platformCommands(program: Command, cfg: () => FleetConfig, clien
         const say = (l: string) => process.stderr.write(`${l}\n`);
         const c = client();
         say("data service");
-        await c.op("POST", "/v1/images/build", {}, progressPrinter());
-        await c.op("POST", "/v1/mcp/up", undefined, progressPrinter());
+        await c.op(ROUTES.buildImages, { body: {} }, progressPrinter());
+        await c.op(ROUTES.mcpUp, { body: { wait_seeded_ms: 120_000 } }, progressPrinter());
         const report = await runVerify({
           cfg: cfg(),
           fleet: c,

@@ -1,28 +1,15 @@
 /** Profile verbs: spawn, list, start, stop, restart, health, logs, exec, rm, unit, events. Thin: all work happens in the daemon. */
 
-import { assertProfileName, InputInvalid } from "@twilight/core";
+import { assertProfileName, InputInvalid, type Plan, TIERS, type Tier } from "@twilight/core";
 import { type Command, Option } from "commander";
-import type { FleetClient } from "./client.js";
+import type { FleetClient } from "../client/client.js";
+import { ROUTES } from "../contract/routes.js";
+import type { ProfileView } from "../contract/schemas.js";
+import { bytes, duration, progressPrinter, table } from "../lib/format.js";
 import { EXIT } from "./exit-codes.js";
-import { bytes, duration, progressPrinter, table } from "./format.js";
 import { action, type GlobalOpts, printJson } from "./run.js";
 
 type Client = () => FleetClient;
-interface ProfileJson {
-  name: string;
-  tier: string;
-  status: string;
-  pid: number | null;
-  container_id: string | null;
-  port: number;
-  uid: number;
-  generation: number;
-  restart_count: number;
-  last_error: string | null;
-  profile_path: string;
-  status_url: string;
-  runtime?: { running: boolean; uptime_s: number | null; cpu_percent: number | null; memory_bytes: number | null };
-}
 
 function parseSet(values: string[]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -34,7 +21,7 @@ function parseSet(values: string[]): Record<string, string> {
   return out;
 }
 
-function workload(p: ProfileJson): string {
+function workload(p: ProfileView): string {
   return p.tier === "container" ? (p.container_id?.slice(0, 12) ?? "-") : p.pid ? String(p.pid) : "-";
 }
 
@@ -43,7 +30,7 @@ export function profileCommands(program: Command, client: Client): void {
     .command("spawn")
     .description("create a profile from the template, start it and wait until it is healthy")
     .argument("<name>", "profile name (a DNS label, e.g. test-basic-1)")
-    .addOption(new Option("--tier <tier>", "running tier").choices(["prefab", "container"]).makeOptionMandatory())
+    .addOption(new Option("--tier <tier>", "running tier").choices([...TIERS]).makeOptionMandatory())
     .option("--plan <plan>", "billing plan code")
     .option("--user <id>", "the paying user's id")
     .option(
@@ -68,12 +55,19 @@ export function profileCommands(program: Command, client: Client): void {
           assertProfileName(name);
           const headers: Record<string, string> = o.idempotencyKey ? { "idempotency-key": o.idempotencyKey } : {};
           if (!g.json) process.stderr.write(`spawning ${name} (${o.tier})\n`);
-          const r = await client().op<{ created: boolean; profile: ProfileJson; connection: Record<string, unknown> }>(
-            "PUT",
-            `/v1/profiles/${encodeURIComponent(name)}`,
-            { tier: o.tier, plan: o.plan ?? null, user_id: o.user ?? null, set: parseSet(o.set) },
+          const r = await client().op(
+            ROUTES.spawnProfile,
+            {
+              params: { name },
+              body: {
+                tier: o.tier as Tier,
+                plan: (o.plan ?? null) as Plan | null,
+                user_id: o.user ?? null,
+                set: parseSet(o.set),
+              },
+              headers,
+            },
             progressPrinter(),
-            headers,
           );
           if (g.json) return void printJson(r);
           const p = r.profile;
@@ -109,7 +103,7 @@ export function profileCommands(program: Command, client: Client): void {
     )
     .action(
       action(async (o: { stats: boolean }, cmd: Command) => {
-        const r = await client().json<{ profiles: ProfileJson[] }>("GET", `/v1/profiles${o.stats ? "?stats=1" : ""}`);
+        const r = await client().call(ROUTES.listProfiles, { query: o.stats ? { stats: "1" } : {} });
         if (cmd.optsWithGlobals<GlobalOpts>().json) return void printJson(r);
         if (r.profiles.length === 0)
           return void process.stdout.write("no profiles (create one: hermes-admin spawn <name> --tier prefab)\n");
@@ -145,12 +139,7 @@ export function profileCommands(program: Command, client: Client): void {
       .action(
         action(async (name: string, _o: unknown, cmd: Command) => {
           const g = cmd.optsWithGlobals<GlobalOpts>();
-          const p = await client().op<ProfileJson>(
-            "POST",
-            `/v1/profiles/${encodeURIComponent(name)}/${verb}`,
-            undefined,
-            progressPrinter(),
-          );
+          const p = await client().op(ROUTES[`${verb}Profile`], { params: { name } }, progressPrinter());
           if (g.json) return void printJson(p);
           process.stdout.write(`${p.name}: ${p.status}${p.pid ? ` (pid ${p.pid})` : ""}\n`);
         }),
@@ -161,7 +150,7 @@ export function profileCommands(program: Command, client: Client): void {
     .command("migrate")
     .description("move a running profile to the other tier on the same directory and uid, holding requests only for the handover")
     .argument("<name>")
-    .addOption(new Option("--to <tier>", "target tier").choices(["prefab", "container"]).default("container"))
+    .addOption(new Option("--to <tier>", "target tier").choices([...TIERS]).default("container"))
     .option("--health-timeout <ms>", "how long the new workload may take to come up in standby")
     .option("--drain-timeout <ms>", "how long in-flight requests may take to finish before the old workload stops")
     .addHelpText(
@@ -172,20 +161,15 @@ export function profileCommands(program: Command, client: Client): void {
       action(async (name: string, o: { to: string; healthTimeout?: string; drainTimeout?: string }, cmd: Command) => {
         const g = cmd.optsWithGlobals<GlobalOpts>();
         if (!g.json) process.stderr.write(`migrating ${name} to ${o.to}\n`);
-        const r = await client().op<{
-          outcome: string;
-          message: string;
-          held_ms: number;
-          pause_ms: number;
-          total_ms: number;
-          steps: Array<{ step: string; ms: number }>;
-        }>(
-          "POST",
-          `/v1/profiles/${encodeURIComponent(name)}/migrate`,
+        const r = await client().op(
+          ROUTES.migrateProfile,
           {
-            to: o.to,
-            ...(o.healthTimeout ? { health_timeout_ms: Number(o.healthTimeout) } : {}),
-            ...(o.drainTimeout ? { drain_timeout_ms: Number(o.drainTimeout) } : {}),
+            params: { name },
+            body: {
+              to: o.to as Tier,
+              ...(o.healthTimeout ? { health_timeout_ms: Number(o.healthTimeout) } : {}),
+              ...(o.drainTimeout ? { drain_timeout_ms: Number(o.drainTimeout) } : {}),
+            },
           },
           progressPrinter(),
         );
@@ -204,32 +188,24 @@ export function profileCommands(program: Command, client: Client): void {
     .action(
       action(async (name: string | undefined, _o: unknown, cmd: Command) => {
         const c = client();
-        const names = name
-          ? [name]
-          : (await c.json<{ profiles: ProfileJson[] }>("GET", "/v1/profiles")).profiles.map((p) => p.name);
-        type H = {
-          name: string;
-          tier: string;
-          status: string;
-          healthy: boolean;
-          probe: { latencyMs: number; error?: string };
-          last_error: string | null;
-        };
-        const results = await Promise.all(names.map((n) => c.json<H>("GET", `/v1/profiles/${encodeURIComponent(n)}/health`)));
-        if (cmd.optsWithGlobals<GlobalOpts>().json) printJson({ profiles: results });
+        const names = name ? [name] : (await c.call(ROUTES.listProfiles, {})).profiles.map((p) => p.name);
+        const results = await Promise.all(names.map((n) => c.call(ROUTES.profileHealth, { params: { name: n } })));
+        const { sandbox } = await c.call(ROUTES.daemonHealth, {});
+        if (cmd.optsWithGlobals<GlobalOpts>().json) printJson({ profiles: results, sandbox });
         else
           process.stdout.write(
-            `${table(
-              ["NAME", "TIER", "STATUS", "HEALTH", "LATENCY", "DETAIL"],
-              results.map((h) => [
-                h.name,
-                h.tier,
-                h.status,
-                h.healthy ? "ok" : "FAIL",
-                `${h.probe.latencyMs}ms`,
-                h.probe.error ?? h.last_error,
-              ]),
-            )}\n`,
+            `${sandbox}\n` +
+              `${table(
+                ["NAME", "TIER", "STATUS", "HEALTH", "LATENCY", "DETAIL"],
+                results.map((h) => [
+                  h.name,
+                  h.tier,
+                  h.status,
+                  h.healthy ? "ok" : "FAIL",
+                  `${h.probe.latencyMs}ms`,
+                  h.probe.error ?? h.last_error,
+                ]),
+              )}\n`,
           );
         return results.every((h) => h.healthy) ? EXIT.ok : EXIT.checkFailed;
       }),
@@ -248,10 +224,14 @@ export function profileCommands(program: Command, client: Client): void {
         const ac = new AbortController();
         process.once("SIGINT", () => ac.abort());
         await client()
-          .stream(
-            `/v1/profiles/${encodeURIComponent(name)}/logs?tail=${Number(o.tail)}${o.follow ? "&follow=1" : ""}`,
+          .lines(
+            ROUTES.profileLogs,
+            {
+              params: { name },
+              query: { tail: Number(o.tail), ...(o.follow ? { follow: "1" as const } : {}) },
+              signal: ac.signal,
+            },
             (l) => process.stdout.write(json ? `${JSON.stringify({ profile: name, line: l })}\n` : `${l}\n`),
-            ac.signal,
           )
           .catch((e) => {
             if (!ac.signal.aborted) throw e;
@@ -274,20 +254,14 @@ export function profileCommands(program: Command, client: Client): void {
         let exit = EXIT.failure as number;
         const out: Buffer[] = [];
         const err: Buffer[] = [];
-        await client().stream(
-          `/v1/profiles/${encodeURIComponent(name)}/exec`,
-          (l) => {
-            const f = JSON.parse(l) as { s?: "o" | "e"; d?: string; exit?: number };
-            if (f.exit !== undefined) exit = f.exit;
-            else if (f.d !== undefined) {
-              const b = Buffer.from(f.d, "base64");
-              if (json) (f.s === "o" ? out : err).push(b);
-              else (f.s === "o" ? process.stdout : process.stderr).write(b);
-            }
-          },
-          undefined,
-          { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ argv }) },
-        );
+        await client().lines(ROUTES.execProfile, { params: { name }, body: { argv } }, (f) => {
+          if ("exit" in f) exit = f.exit;
+          else {
+            const b = Buffer.from(f.d, "base64");
+            if (json) (f.s === "o" ? out : err).push(b);
+            else (f.s === "o" ? process.stdout : process.stderr).write(b);
+          }
+        });
         if (json)
           printJson({ profile: name, argv, exit, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
         return exit;
@@ -303,12 +277,38 @@ export function profileCommands(program: Command, client: Client): void {
     .addHelpText("after", "\nExamples:\n  hermes-admin rm test-basic-2 --force\n  hermes-admin rm test-basic-2 --force --purge")
     .action(
       action(async (name: string, o: { force?: boolean; purge?: boolean }, cmd: Command) => {
-        const r = await client().json<{ removed: string; purged: boolean }>(
-          "DELETE",
-          `/v1/profiles/${encodeURIComponent(name)}?force=${o.force ? 1 : 0}&purge=${o.purge ? 1 : 0}`,
-        );
+        if (name.includes("@")) {
+          // an archive: the kept directory of a removed profile
+          if (!o.purge) throw new InputInvalid(`${name} is an archive: pass --purge to delete it for good`);
+          const p = await client().call(ROUTES.purgeArchive, { params: { archive: name } });
+          if (cmd.optsWithGlobals<GlobalOpts>().json) return void printJson(p);
+          return void process.stdout.write(`purged archive ${p.purged}\n`);
+        }
+        const r = await client().call(ROUTES.removeProfile, {
+          params: { name },
+          query: { force: o.force ? "1" : "0", purge: o.purge ? "1" : "0" },
+        });
         if (cmd.optsWithGlobals<GlobalOpts>().json) return void printJson(r);
-        process.stdout.write(`removed ${r.removed}${r.purged ? " (directory deleted)" : " (directory kept)"}\n`);
+        process.stdout.write(
+          `removed ${r.removed}${r.purged ? " (directory deleted)" : ` (directory kept, root-only, as archive ${r.archive}; purge: hermes-admin rm --purge ${r.archive})`}\n`,
+        );
+      }),
+    );
+
+  program
+    .command("archives")
+    .description("kept directories of removed profiles (root-only); purge one with `hermes-admin rm --purge <archive>`")
+    .action(
+      action(async (_o: unknown, cmd: Command) => {
+        const r = await client().call(ROUTES.listArchives, {});
+        if (cmd.optsWithGlobals<GlobalOpts>().json) return void printJson(r);
+        if (r.archives.length === 0) return void process.stdout.write("no archives\n");
+        process.stdout.write(
+          `${table(
+            ["ARCHIVE", "PROFILE", "REMOVED"],
+            r.archives.map((a) => [a.name, a.profile, a.removed_at]),
+          )}\n`,
+        );
       }),
     );
 
@@ -322,7 +322,7 @@ export function profileCommands(program: Command, client: Client): void {
     )
     .action(
       action(async (name: string, _o: unknown, cmd: Command) => {
-        const text = await client().text("GET", `/v1/profiles/${encodeURIComponent(name)}/unit`);
+        const text = await client().call(ROUTES.profileUnit, { params: { name } });
         if (cmd.optsWithGlobals<GlobalOpts>().json) return void printJson({ profile: name, unit: text });
         process.stdout.write(text);
       }),
@@ -335,10 +335,7 @@ export function profileCommands(program: Command, client: Client): void {
     .option("-n, --limit <n>", "how many", "30")
     .action(
       action(async (name: string | undefined, o: { limit: string }, cmd: Command) => {
-        const q = new URLSearchParams({ limit: o.limit, ...(name ? { profile: name } : {}) });
-        const r = await client().json<{
-          events: Array<{ at: string; profile: string; actor: string; action: string; result: string; detail: unknown }>;
-        }>("GET", `/v1/events?${q}`);
+        const r = await client().call(ROUTES.events, { query: { limit: Number(o.limit), ...(name ? { profile: name } : {}) } });
         if (cmd.optsWithGlobals<GlobalOpts>().json) return void printJson(r);
         process.stdout.write(
           `${table(

@@ -29,6 +29,7 @@ function upstream(tag: string): Server {
       }, 30);
       return;
     }
+    if (req.url?.startsWith("/silent")) return; // never answers
     if (req.url?.startsWith("/slow")) {
       setTimeout(() => res.end(tag), 200);
       return;
@@ -55,7 +56,19 @@ before(async () => {
   ports.a = await listen(a);
   ports.b = await listen(b);
   target = ports.a;
-  fd = new FrontDoor({ log, resolve: async (p) => (p === "gone" ? undefined : target), holdDeadlineMs: 1000, maxHeld: 3 });
+  const me = process.getuid?.() ?? 0;
+  fd = new FrontDoor({
+    log,
+    resolve: async (p) =>
+      p === "gone"
+        ? { down: "stopped" }
+        : p === "nobody"
+          ? { unknown: true }
+          : { port: target, owner: p === "squatted" ? me + 1 : me },
+    holdDeadlineMs: 1000,
+    maxHeld: 3,
+    upstreamIdleMs: 1500,
+  });
   door = createServer((req, res) => {
     const m = /^\/p\/([^/]+)(\/.*)?$/.exec(req.url ?? "");
     void fd.handle(m?.[1] as string, m?.[2] ?? "/", req, res);
@@ -126,9 +139,48 @@ test("drain waits for in-flight requests", async () => {
 test("a stopped profile and a dead upstream give clear errors, not hangs", async () => {
   const r = await fetch(url("/p/gone/health"));
   assert.equal(r.status, 503);
-  assert.match(((await r.json()) as { error: { message: string } }).error.message, /not running/);
+  assert.match(((await r.json()) as { error: { message: string } }).error.message, /is stopped/);
+  const unknown = await fetch(url("/p/nobody/health"));
+  assert.equal(unknown.status, 404, "an unknown profile is a 404, not a 503");
   target = 1;
   const r2 = await fetch(url("/p/x/health"));
   assert.equal(r2.status, 502);
   target = ports.a;
+});
+
+test("issue 9 item 3: a port held by another uid gets no request (the caller's key stays here)", async () => {
+  const r = await fetch(url("/p/squatted/v1/models"), { headers: { authorization: "Bearer secret" } });
+  assert.equal(r.status, 503);
+  assert.match(((await r.json()) as { error: { message: string } }).error.message, /held by uid/);
+});
+
+test("issue 9 item 10: an upstream that goes silent fails with 504 after the idle timeout, not a hang", async () => {
+  const t0 = performance.now();
+  const r = await fetch(url("/p/x/silent"));
+  assert.equal(r.status, 504);
+  assert.ok(performance.now() - t0 < 5000);
+});
+
+test("issue 9 item 10: drain counts a request still resolving its upstream", async () => {
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  const slowResolve = new FrontDoor({
+    log,
+    resolve: async () => {
+      await gate;
+      return { port: ports.a, owner: process.getuid?.() ?? 0 };
+    },
+  });
+  const srv = createServer((req, res) => void slowResolve.handle("z", "/v1/models", req, res));
+  const port = await listen(srv);
+  const pending = fetch(`http://127.0.0.1:${port}/`);
+  await until(() => slowResolve.inFlight("z") === 1);
+  // before: the request was counted only once forwarding began, so drain returned true while it was still resolving
+  assert.equal(await slowResolve.drain("z", 50), false);
+  release();
+  assert.equal((await pending).status, 200);
+  srv.closeAllConnections();
+  srv.close();
 });

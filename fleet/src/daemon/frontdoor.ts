@@ -5,11 +5,18 @@
  */
 import { type IncomingMessage, request, type ServerResponse } from "node:http";
 import { DomainError, type Logger, sendError } from "@twilight/core";
+import { squatter } from "../lib/sockets.js";
+
+/** Where a profile is reachable now: its host port on 127.0.0.1 and the uid that must be listening there. */
+export type Upstream = { port: number; owner: number } | { unknown: true } | { down: string /* its status, e.g. stopped */ };
 
 export interface FrontDoorOptions {
-  /** Where a profile is reachable now (host port on 127.0.0.1), or undefined when unknown/stopped. */
-  resolve: (profile: string) => Promise<number | undefined>;
+  resolve: (profile: string) => Promise<Upstream>;
   log: Logger;
+  /** Longest silence from an upstream before the request fails with 504 (default 120 s). */
+  upstreamIdleMs?: number;
+  /** Who listens on a port (default: /proc/net/tcp); tests inject. */
+  squatter?: (port: number, owner: number) => string | undefined;
   maxHeld?: number;
   holdDeadlineMs?: number;
   onRequest?: (profile: string, status: number, seconds: number, heldMs: number) => void;
@@ -112,12 +119,23 @@ export class FrontDoor {
     try {
       held = await this.waitGate(profile);
       if (held > (this.maxHeldMs.get(profile) ?? 0)) this.maxHeldMs.set(profile, held);
-      const port = await this.o.resolve(profile);
-      if (port === undefined)
-        throw new DomainError("UNAVAILABLE", `profile ${profile} is not running`, { hint: `hermes-admin start ${profile}` });
+      // counted from here: a drain waits for requests still resolving their upstream, not only those forwarding
       this.inflight.set(profile, this.inFlight(profile) + 1);
       try {
-        await this.forward(port, rest, req, res);
+        const up = await this.o.resolve(profile);
+        if ("unknown" in up)
+          throw new DomainError("NOT_FOUND", `no profile named ${profile}`, { hint: "hermes-admin list shows the profiles" });
+        if ("down" in up)
+          throw new DomainError("UNAVAILABLE", `profile ${profile} is ${up.down}`, { hint: `hermes-admin start ${profile}` });
+        // never hand a caller's bearer key to whatever else listens on the profile's port
+        const other = (this.o.squatter ?? squatter)(up.port, up.owner);
+        if (other) {
+          this.o.log.warn({ profile, port: up.port, reason: other }, "front door: refusing a port the profile does not own");
+          throw new DomainError("UNAVAILABLE", `profile ${profile} is not reachable: ${other}`, {
+            hint: `hermes-admin health ${profile}; hermes-admin restart ${profile}`,
+          });
+        }
+        await this.forward(up.port, rest, req, res);
       } finally {
         const n = this.inFlight(profile) - 1;
         this.inflight.set(profile, n);
@@ -148,12 +166,21 @@ export class FrontDoor {
           resolve();
         });
       });
+      up.setTimeout(this.o.upstreamIdleMs ?? 120_000, () => {
+        up.destroy(
+          new DomainError("TIMEOUT", `profile sent nothing for ${this.o.upstreamIdleMs ?? 120_000} ms`, {
+            hint: "hermes-admin logs <name>",
+          }),
+        );
+      });
       up.on("error", (e) =>
         reject(
-          new DomainError("UPSTREAM", `profile did not answer: ${e.message}`, {
-            retryable: true,
-            hint: "hermes-admin health <name>",
-          }),
+          e instanceof DomainError
+            ? e
+            : new DomainError("UPSTREAM", `profile did not answer: ${e.message}`, {
+                retryable: true,
+                hint: "hermes-admin health <name>",
+              }),
         ),
       );
       req.pipe(up);

@@ -1,7 +1,7 @@
 /** Long operations over HTTP: progress as NDJSON lines when the client asks for it, else one JSON answer. */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { DomainError, HTTP_STATUS, type Logger, sendError, sendJson } from "@twilight/core";
-import type { Progress } from "../service/context.js";
+import type { Progress } from "../workload/context.js";
 
 export const NDJSON = "application/x-ndjson";
 

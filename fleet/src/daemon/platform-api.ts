@@ -1,26 +1,46 @@
-/** Admin API routes for the host platform: images, the data-service container, compose output, orphaned containers. */
-import type { IncomingMessage } from "node:http";
-import { DriverError, type Logger, type Router, readJson, sendJson, workloadName } from "@twilight/core";
-import { z } from "zod";
+/** Admin API handlers for the host platform: images, the data-service container, compose output, orphaned containers. */
+import { DriverError, InputInvalid, type Logger, workloadName } from "@twilight/core";
 import { renderCompose } from "../compose.js";
+import type { GatewayService } from "../gateway-service/index.js";
 import { buildImages, imageRefs, projectVersion } from "../images/index.js";
 import { McpService } from "../mcp-service/index.js";
+import { pinKeys, readPublishedKeys } from "../profiles/pinned-keys.js";
 import { limitsForPlan } from "../runtime/container-spec.js";
 import type { DockerDriver } from "../runtime/docker.js";
 import { cleanupContainers, orphanReport } from "../runtime/docker-cleanup.js";
-import type { FleetContext } from "../service/context.js";
-import { specOf } from "../service/workloads.js";
-import { respondOp } from "./ops.js";
+import { audit } from "../workload/audit.js";
+import type { FleetContext } from "../workload/context.js";
+import { specOf } from "../workload/workloads.js";
+import { daemonDoctor } from "./doctor.js";
+import type { Handlers } from "./mount.js";
 
 export interface PlatformDeps {
   ctx: FleetContext;
   log: Logger;
   docker: DockerDriver | undefined;
+  gateway: GatewayService;
+  /** What the prefab sandbox enforces on this host (a doctor row). */
+  sandbox: string;
 }
 
-const BuildBody = z.object({ force: z.boolean().optional(), only: z.array(z.enum(["profile", "mcp"])).optional() }).strict();
+export type PlatformHandlers = Pick<
+  Handlers,
+  | "buildImages"
+  | "mcpUp"
+  | "mcpDown"
+  | "mcpStatus"
+  | "rotateCiteKey"
+  | "orphans"
+  | "removeOrphans"
+  | "profileCompose"
+  | "gatewayUp"
+  | "gatewayDown"
+  | "gatewayStatus"
+  | "usage"
+  | "doctor"
+>;
 
-export function platformRoutes(r: Router, auth: (req: IncomingMessage) => void, d: PlatformDeps): void {
+export function platformHandlers(d: PlatformDeps): PlatformHandlers {
   const engine = () => {
     if (!d.docker)
       throw new DriverError("docker", "Docker Engine is not available to the fleet daemon", {
@@ -28,64 +48,104 @@ export function platformRoutes(r: Router, auth: (req: IncomingMessage) => void, 
       });
     return d.docker;
   };
-  const mcp = () => new McpService({ docker: engine().docker, dataDir: d.ctx.cfg.mcp.dataDir });
-
-  r.on("POST", "/v1/images/build", async (req, res) => {
-    auth(req);
-    const body = BuildBody.parse(await readJson(req, 4096));
-    const docker = engine().docker;
-    await respondOp(
-      req,
-      res,
-      (progress) => buildImages({ docker, force: body.force, only: body.only, onProgress: (line) => progress(line), log: d.log }),
-      {
+  const mcp = () =>
+    new McpService({
+      docker: engine().docker,
+      name: d.ctx.cfg.mcp.container,
+      hostPort: d.ctx.cfg.mcp.hostPort,
+      dataDir: d.ctx.cfg.mcp.dataDir,
+      socketDir: d.ctx.cfg.mcp.socketDir,
+      user: { uid: d.ctx.cfg.mcp.uid, gid: d.ctx.cfg.mcp.uid },
+    });
+  /** Pin the data service's current key set into every (layout-2) profile; returns how many were pinned. */
+  const repin = async () => {
+    const published = await readPublishedKeys(d.ctx.cfg.mcp.dataDir, d.ctx.cfg.mcp.uid);
+    let n = 0;
+    for (const row of await d.ctx.registry.list()) if (await pinKeys(row.profile_path, row.gid, published)) n++;
+    return n;
+  };
+  const known = async () => new Set((await d.ctx.registry.list()).map((row) => workloadName(row.name, row.generation)));
+  return {
+    buildImages: ({ body, progress }) =>
+      buildImages({
+        docker: engine().docker,
+        force: body.force,
+        only: body.only,
+        onProgress: (line) => progress(line),
         log: d.log,
-      },
-    );
-  });
-  r.on("POST", "/v1/mcp/up", async (req, res) => {
-    auth(req);
-    await respondOp(req, res, async (progress) => {
-      progress("starting twilight-mcp-tushare");
-      return await mcp().up();
-    });
-  });
-  r.on("POST", "/v1/mcp/down", async (req, res) => {
-    auth(req);
-    sendJson(res, 200, { stopped: await mcp().down() });
-  });
-  r.on("GET", "/v1/mcp/status", async (req, res) => {
-    auth(req);
-    sendJson(res, 200, await mcp().status());
-  });
-  r.on("GET", "/v1/profiles/:name/compose", async (req, res, p) => {
-    auth(req);
-    const row = await d.ctx.registry.get(p.name as string);
-    if (!row) throw new DriverError("docker", `profile ${p.name} not found`);
-    const spec = specOf(d.ctx, row, { tier: "container" });
-    res.writeHead(200, { "content-type": "text/yaml; charset=utf-8" });
-    const image = spec.image ?? imageRefs(await projectVersion()).profile;
-    res.end(renderCompose(spec, { limits: limitsForPlan(row.plan), image }));
-  });
-  r.on("GET", "/v1/orphans", async (req, res) => {
-    auth(req);
-    const known = new Set((await d.ctx.registry.list()).map((row) => workloadName(row.name, row.generation)));
-    sendJson(res, 200, { orphans: await orphanReport(engine().docker, known) });
-  });
-  r.on("POST", "/v1/orphans/remove", async (req, res) => {
-    auth(req);
-    const known = new Set((await d.ctx.registry.list()).map((row) => workloadName(row.name, row.generation)));
-    const orphans = await orphanReport(engine().docker, known);
-    const removed = orphans.length
-      ? await cleanupContainers(engine().docker, { onlyIds: new Set(orphans.map((o) => o.id)) })
-      : [];
-    await d.ctx.registry.addEvent({
-      profile: "fleet",
-      actor: "api",
-      action: "orphans-remove",
-      result: "ok",
-      detail: { removed: removed.map((o) => o.name) },
-    });
-    sendJson(res, 200, { removed });
-  });
+      }),
+    mcpUp: async ({ body, progress }) => {
+      const svc = mcp();
+      progress(`starting ${svc.name}`);
+      let status = await svc.up();
+      progress("pinning its cite keys into every profile", { pinned: await repin() });
+      const deadline = Date.now() + (body.wait_seeded_ms ?? 0);
+      let said = "";
+      while (status.health?.seeding?.state === "seeding" && Date.now() < deadline) {
+        const s = status.health.seeding;
+        const line = `seeding the warehouse: ${s.days_done} of ${s.days_total ?? "?"} days${s.as_of ? `, data as of ${s.as_of}` : ""}`;
+        if (line !== said) progress(line);
+        said = line;
+        await new Promise((r) => setTimeout(r, 500));
+        status = await svc.status();
+      }
+      return status;
+    },
+    rotateCiteKey: async ({ body, actor, progress }) => {
+      progress("rotating the data service's cite key");
+      const r = await mcp().rotateKey({
+        graceSeconds: body.grace_seconds ?? 3600,
+        activateInSeconds: body.activate_in_seconds ?? 2,
+      });
+      progress("pinning the new key set into every profile");
+      const pinned = await repin();
+      await audit(d.ctx, { profile: "fleet", actor, action: "mcp-rotate-key", result: "ok", detail: { ...r, pinned } });
+      return { ...r, pinned };
+    },
+    mcpDown: async () => ({ stopped: await mcp().down() }),
+    mcpStatus: async () => mcp().status(),
+    gatewayUp: async ({ body, actor, progress }) => {
+      const { upstream_base_url: baseUrl, upstream_api_key: apiKey } = body;
+      if ((baseUrl === undefined) !== (apiKey === undefined))
+        throw new InputInvalid("give both upstream_base_url and upstream_api_key, or neither");
+      progress("starting the model gateway");
+      const status = await d.gateway.up(baseUrl && apiKey ? { upstream: { baseUrl, apiKey } } : {});
+      // never the key: only that the upstream was (re)configured
+      await audit(d.ctx, {
+        profile: "fleet",
+        actor,
+        action: "gateway-up",
+        result: "ok",
+        detail: { upstream_set: Boolean(apiKey), pid: status.pid },
+      });
+      return status;
+    },
+    gatewayDown: async () => ({ stopped: await d.gateway.down() }),
+    gatewayStatus: async () => d.gateway.status(),
+    usage: async ({ query }) => ({ usage: (await d.gateway.usage(query)) as never }),
+    profileCompose: async ({ res, params }) => {
+      const row = await d.ctx.registry.get(params.name);
+      if (!row) throw new DriverError("docker", `profile ${params.name} not found`);
+      const spec = specOf(d.ctx, row, { tier: "container" });
+      const image = spec.image ?? imageRefs(await projectVersion()).profile;
+      res.writeHead(200, { "content-type": "text/yaml; charset=utf-8" });
+      res.end(renderCompose(spec, { limits: limitsForPlan(row.plan), image }));
+    },
+    doctor: async () => ({ checks: await daemonDoctor({ ctx: d.ctx, docker: d.docker, sandbox: d.sandbox, log: d.log }) }),
+    orphans: async () => ({ orphans: await orphanReport(engine().docker, await known()) }),
+    removeOrphans: async ({ actor }) => {
+      const orphans = await orphanReport(engine().docker, await known());
+      const removed = orphans.length
+        ? await cleanupContainers(engine().docker, { onlyIds: new Set(orphans.map((o) => o.id)) })
+        : [];
+      await audit(d.ctx, {
+        profile: "fleet",
+        actor,
+        action: "orphans-remove",
+        result: "ok",
+        detail: { removed: removed.map((o) => o.name) },
+      });
+      return { removed };
+    },
+  };
 }

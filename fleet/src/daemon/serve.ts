@@ -3,34 +3,50 @@
  * supervises, and serves the admin API and the front door on loopback. On SIGTERM it stops supervising and leaves the
  * profiles running (a restarted daemon adopts them).
  */
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, realpathSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createLogger, type Logger } from "@twilight/core";
+import { join } from "node:path";
+import { createLogger, type Logger, Router, requireBearer } from "@twilight/core";
 import { type FleetConfig, fleetConfig } from "../config.js";
-import { fleetMetrics } from "../metrics.js";
+import { GatewayService, networkGatewayAddress } from "../gateway-service/index.js";
+import { projectVersion } from "../images/refs.js";
+import { ensureAdminToken, removePidFile, writePidFile } from "../lib/daemon-files.js";
+import { apiRouteLabel, fleetMetrics, recordFrontDoor, recordHeld } from "../metrics.js";
+import { GatewayKeyFile } from "../profiles/gateway-keys.js";
 import { McpTokenFile } from "../profiles/mcp-tokens.js";
 import { openRegistry } from "../registry/index.js";
 import { limitsForPlan } from "../runtime/container-spec.js";
 import { connectDockerDriver, type DockerDriver } from "../runtime/docker.js";
 import { Drivers } from "../runtime/index.js";
+import { MountNamespaces } from "../runtime/private-tmp.js";
 import { ProcessDriver } from "../runtime/process.js";
-import type { RuntimeDriver } from "../runtime/types.js";
-import { type FleetContext, KeyedMutex } from "../service/context.js";
+import { CgroupSandbox } from "../runtime/sandbox.js";
+import { ProfileAccess } from "../service/access.js";
+import { BackupService } from "../service/backup.js";
 import { Migrator } from "../service/migrate.js";
 import { ProfileService } from "../service/profiles.js";
+import { reconcileAtStart } from "../service/reconcile.js";
+import { UpgradeService } from "../service/upgrade.js";
 import { Supervisor } from "../supervisor/supervisor.js";
-import { ensureAdminToken } from "./admin-token.js";
-import { buildApi, handleFrontDoor } from "./api.js";
+import { type FleetContext, KeyedMutex } from "../workload/context.js";
+import { listenerUidOf } from "../workload/workloads.js";
+import { handleFrontDoor, profileHandlers, profileView } from "./api.js";
+import { day2Handlers } from "./day2-api.js";
 import { FrontDoor } from "./frontdoor.js";
-import { platformRoutes } from "./platform-api.js";
+import { type Authenticator, mountRoutes } from "./mount.js";
+import { prometheusPaths, startObserver } from "./observe.js";
+import { platformHandlers } from "./platform-api.js";
+import { ProvisionKeys } from "./provision-keys.js";
 import { installSkills } from "./skills.js";
+import { Dashboard } from "./ui.js";
 
 export interface Daemon {
   ctx: FleetContext;
   profiles: ProfileService;
   supervisor: Supervisor;
   frontDoor: FrontDoor;
+  dashboard: Dashboard;
   server: Server;
   url: string;
   close(): Promise<void>;
@@ -40,7 +56,7 @@ export interface DaemonOptions {
   cfg?: FleetConfig;
   log?: Logger;
   /** Extra drivers (the container tier), keyed by tier. */
-  containerDriver?: () => Promise<RuntimeDriver | undefined>;
+  containerDriver?: () => Promise<DockerDriver | undefined>;
   processCommand?: ConstructorParameters<typeof ProcessDriver>[0]["command"];
 }
 
@@ -51,7 +67,16 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
   await installSkills(cfg);
   const registry = await openRegistry(cfg.dbUrl);
   await registry.migrate();
+  const sandbox = new CgroupSandbox();
+  const privateTmp = await MountNamespaces.open(undefined, [
+    ...[cfg.opsDir, cfg.profilesRoot, cfg.logDir, cfg.appDir, cfg.mcp.socketDir].map(realOrSelf),
+    realOrSelf(process.execPath),
+  ]);
+  const sandboxLine = `${sandbox.describe()}; ${privateTmp.reason}`;
+  log.info({ sandbox: sandboxLine }, "prefab sandbox");
   const processDriver = new ProcessDriver({
+    sandbox,
+    privateTmp,
     appDir: cfg.appDir,
     log: log.child({ driver: "process" }),
     logs: cfg.logs,
@@ -65,47 +90,123 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
     log.warn({ err: (err as Error).message }, "container tier unavailable on this host");
     return undefined;
   });
+  // container profiles reach the model gateway at the `twilight` network's gateway address (it listens there too)
+  if (!cfg.gateway.urlContainer && docker) {
+    const ip = await networkGatewayAddress(docker.docker).catch(() => undefined);
+    if (ip) cfg.gateway.urlContainer = `http://${ip}:${cfg.gateway.port}/v1`;
+  }
+  const gateway = new GatewayService({
+    appDir: cfg.appDir,
+    dataDir: cfg.gateway.dataDir,
+    logDir: cfg.logDir,
+    port: cfg.gateway.port,
+    uid: cfg.gateway.uid,
+    docker: docker?.docker,
+    env: process.env,
+    log: log.child({ component: "gateway-service" }),
+  });
   const drivers = new Drivers({ prefab: processDriver, ...(docker ? { container: docker } : {}) });
-  const ctx: FleetContext = { cfg, registry, drivers, tokens: new McpTokenFile(cfg.mcp.dataDir), log, now: Date.now };
+  const ctx: FleetContext = {
+    cfg,
+    registry,
+    drivers,
+    tokens: new McpTokenFile(cfg.mcp.dataDir, { uid: cfg.mcp.uid, gid: cfg.mcp.uid }),
+    modelKeys: new GatewayKeyFile(
+      cfg.gateway.dataDir,
+      process.getuid?.() === 0 ? { uid: cfg.gateway.uid, gid: cfg.gateway.uid } : undefined,
+    ),
+    log,
+    now: Date.now,
+  };
   const mutex = new KeyedMutex();
-  const supervisor = new Supervisor(ctx, mutex);
+  const metrics = fleetMetrics({ opsDir: cfg.opsDir });
+  let url = "";
+  const observer = startObserver({ ctx, metrics, log, fleetAddress: () => new URL(url).host });
+  const supervisor = new Supervisor(ctx, mutex, observer.hooks);
   const profiles = new ProfileService(ctx, mutex, supervisor);
-  const metrics = fleetMetrics();
   const frontDoor = new FrontDoor({
     log,
     resolve: async (name) => {
       const row = await registry.get(name);
-      return row && (row.status === "running" || row.status === "starting" || row.status === "migrating") ? row.port : undefined;
+      if (!row) return { unknown: true };
+      if (row.status !== "running" && row.status !== "starting" && row.status !== "migrating") return { down: row.status };
+      return { port: row.port, owner: listenerUidOf(ctx, row) };
     },
     onRequest: (profile, status, seconds, heldMs) => {
-      metrics.frontDoor.observe({ profile, status: String(status) }, seconds);
-      if (heldMs > 0) metrics.held.observe({ profile }, heldMs / 1000);
+      recordFrontDoor(metrics, profile, status, seconds, heldMs);
+      recordHeld(metrics, profile, frontDoor.heldCount(profile));
     },
   });
   const adminToken = ensureAdminToken(cfg.adminTokenFile);
-  let url = "";
+  const dashboard = new Dashboard({ adminToken, registry, log: log.child({ part: "ui" }) });
   const migrator = new Migrator(ctx, mutex, supervisor, profiles, frontDoor);
-  const api = buildApi({
-    ctx,
-    profiles,
-    migrator,
-    frontDoor,
-    metrics,
-    adminToken,
+  const router = new Router();
+  // the admin token, or the dashboard's session cookie (plus its CSRF token on anything but GET)
+  const admin: Authenticator = (req) => {
+    if (!req.headers.authorization) {
+      const ui = dashboard.sessionAuth(req);
+      if (ui) return ui;
+    }
+    requireBearer(req, adminToken);
+    return "api";
+  };
+  const provisionKeys = new ProvisionKeys(join(cfg.opsDir, "provision-keys.json"));
+  // provisioning routes: the admin token, or billing's HMAC credential (which is good for nothing else)
+  const provision: Authenticator = async (req, raw) => {
+    if (/^Bearer\s/i.test(String(req.headers.authorization ?? ""))) return admin(req, raw);
+    try {
+      return await provisionKeys.verify(req, raw);
+    } catch (e) {
+      log.warn({ reason: (e as { reason?: string }).reason, url: req.url }, "provisioning request refused");
+      throw e;
+    }
+  };
+  const backups = new BackupService(ctx, mutex, profiles);
+  mountRoutes(
+    router,
+    {
+      ...profileHandlers({
+        ctx,
+        profiles,
+        access: new ProfileAccess(ctx, profiles),
+        migrator,
+        metrics,
+        log,
+        publicUrl: () => cfg.api.publicUrl ?? url,
+        version: await projectVersion(),
+        sandbox: sandboxLine,
+        provisionKeys,
+        fleetText: observer.fleetText,
+        prometheus: async (fleetAddress) => {
+          const p = prometheusPaths(cfg);
+          return { files: await observer.bundle(fleetAddress), token_file: p.tokenFile, targets_file: p.targetsFile };
+        },
+      }),
+      ...platformHandlers({ ctx, log, docker, gateway, sandbox: sandboxLine }),
+      ...day2Handlers({
+        backups,
+        upgrades: new UpgradeService(ctx, profiles, frontDoor),
+        view: (row) => profileView(row, cfg.api.publicUrl ?? url),
+      }),
+    },
+    { admin, provision },
     log,
-    publicUrl: () => cfg.api.publicUrl ?? url,
-    extraRoutes: (r, auth) => platformRoutes(r, auth, { ctx, log, docker: docker as DockerDriver | undefined }),
-  });
+  );
+  const api = router;
   const server = createServer((req, res) => {
     void (async () => {
+      if (await observer.scrape(req, res)) return;
+      if (await dashboard.handle(req, res)) return;
       if (await handleFrontDoor(frontDoor, req, res)) return;
       await api.handle(req, res, log);
-      metrics.apiRequests.inc({
-        method: req.method ?? "",
-        route: (req.url ?? "").split("/").slice(0, 3).join("/"),
-        status: String(res.statusCode),
-      });
-    })();
+      metrics.apiRequests.inc({ method: req.method ?? "", route: apiRouteLabel(req.url ?? ""), status: String(res.statusCode) });
+      // the file_sd file follows the fleet: every change of a profile goes through a non-GET admin route
+      if (req.method !== "GET") void observer.refreshTargets().catch((err) => log.warn({ err }, "file_sd refresh failed"));
+    })().catch((err) => {
+      log.error({ err, url: req.url?.split("?")[0] }, "request failed");
+      if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" }).end("internal error\n");
+      else res.destroy();
+    });
   });
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -114,25 +215,48 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
   });
   const addr = server.address() as AddressInfo;
   url = `http://${cfg.api.host}:${addr.port}`;
+  const reconciled = await reconcileAtStart(ctx, (row, tier) => profiles.renderInput(row, tier));
+  if (Object.values(reconciled).some((v) => v.length)) log.warn({ reconciled }, "reconciled what a previous daemon left behind");
   const booted = await supervisor.boot();
-  log.info({ url, ...booted, drivers: drivers.all().map((d) => d.kind) }, "fleet daemon ready");
+  log.info({ url, dashboard: `${url}/ui/`, ...booted, drivers: drivers.all().map((d) => d.kind) }, "fleet daemon ready");
   supervisor.startLoops();
-  writeFileSync(cfg.pidFile, `${JSON.stringify({ pid: process.pid, url })}\n`, { mode: 0o600 });
+  await observer.refreshTargets();
+  // scheduled backups per plan (service/backup-schedule.ts): a tick every 10 minutes, the first a minute after start
+  let backupTick: NodeJS.Timeout | undefined;
+  const tick = () => {
+    void backups
+      .scheduled()
+      .then((r) => {
+        if (r.backed_up.length || r.pruned.length || r.failed.length) log.info({ backups: r }, "scheduled backups");
+      })
+      .catch((err: Error) => log.warn({ err: err.message }, "scheduled backups failed"))
+      .finally(() => {
+        backupTick = setTimeout(tick, 10 * 60_000).unref();
+      });
+  };
+  if (cfg.backupSchedule) backupTick = setTimeout(tick, 60_000).unref();
+  writePidFile(cfg.pidFile, { pid: process.pid, url });
   return {
     ctx,
     profiles,
     supervisor,
     frontDoor,
+    dashboard,
     server,
     url,
     async close() {
+      clearTimeout(backupTick);
       supervisor.close();
-      processDriver.detachAll();
-      (docker as { close?: () => void } | undefined)?.close?.();
+      observer.close();
+      dashboard.close();
+      for (const d of drivers.all()) {
+        d.capabilities.detach?.detachAll();
+        d.capabilities.close?.();
+      }
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await registry.close();
-      rmSync(cfg.pidFile, { force: true });
+      removePidFile(cfg.pidFile);
     },
   };
 }
@@ -147,4 +271,13 @@ export async function serveForever(o: DaemonOptions = {}): Promise<void> {
   };
   process.once("SIGTERM", () => void stop("SIGTERM"));
   process.once("SIGINT", () => void stop("SIGINT"));
+}
+
+/** The real path of `p` (a /tmp behind a link counts as /tmp), or `p` itself when it does not exist yet. */
+function realOrSelf(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
 }

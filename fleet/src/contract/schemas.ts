@@ -1,0 +1,320 @@
+/**
+ * The admin API's shapes, once: every request and response body of `/v1/...` as zod schemas (zod 4, so the OpenAPI
+ * document is generated from the same objects). The daemon parses requests with them, the CLI client parses responses
+ * with them, and a test proves that what the daemon sends parses.
+ */
+import { PLANS, PROFILE_NAME_MAX, TIERS } from "@twilight/core";
+import { z } from "zod/v4";
+
+export const Tier = z.enum(TIERS);
+export const ProfileName = z
+  .string()
+  .regex(/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/)
+  .max(PROFILE_NAME_MAX)
+  .describe("a DNS label, 1-40 characters");
+export const ProfileStatus = z.enum(["creating", "starting", "running", "stopped", "error", "migrating"]);
+const Timestamp = z.string().describe("ISO 8601");
+
+/** A registry row as the API shows it (never a secret: only the secrets' fingerprint). */
+export const ProfileView = z.object({
+  id: z.string(),
+  name: z.string(),
+  tier: Tier,
+  user_id: z.string().nullable(),
+  status: ProfileStatus,
+  desired_state: z.enum(["running", "stopped"]),
+  pid: z.number().int().nullable().describe("prefab: the supervised process"),
+  container_id: z.string().nullable().describe("container: the Docker container id"),
+  profile_path: z.string(),
+  port: z.number().int(),
+  uid: z.number().int(),
+  gid: z.number().int(),
+  generation: z.number().int(),
+  image: z.string().nullable(),
+  plan: z.string().nullable(),
+  order_id: z.string().nullable(),
+  restart_count: z.number().int(),
+  last_error: z.string().nullable(),
+  secrets_fingerprint: z.string(),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+  last_health_check: Timestamp.nullable(),
+  last_started_at: Timestamp.nullable(),
+  status_url: z.string(),
+  api_base: z.string(),
+});
+export type ProfileView = z.infer<typeof ProfileView>;
+
+export const RuntimeView = z.object({
+  running: z.boolean(),
+  uptime_s: z.number().nullable(),
+  cpu_percent: z.number().nullable(),
+  memory_bytes: z.number().nullable(),
+});
+export const ProfileWithRuntime = ProfileView.extend({ runtime: RuntimeView });
+export type ProfileWithRuntime = z.infer<typeof ProfileWithRuntime>;
+export const ProfileList = z.object({ profiles: z.array(ProfileWithRuntime) });
+
+export const SpawnRequest = z.strictObject({
+  tier: Tier,
+  plan: z.enum(PLANS).nullish().describe("a billing plan (closed set)"),
+  user_id: z.string().max(128).nullish(),
+  set: z.record(z.string(), z.string()).optional().describe("supplied secrets declared in secrets.schema.json"),
+});
+export type SpawnRequest = z.infer<typeof SpawnRequest>;
+
+export const Connection = z.object({
+  status_url: z.string(),
+  api_base: z.string(),
+  api_key: z.string().describe("where the key is (never the key itself)"),
+  session_header: z.string(),
+  direct_port: z.number().int(),
+});
+export const SpawnResult = z.object({ created: z.boolean(), profile: ProfileView, connection: Connection });
+
+export const MigrateRequest = z.strictObject({
+  to: Tier,
+  health_timeout_ms: z.number().int().min(1).max(600_000).optional(),
+  drain_timeout_ms: z.number().int().min(0).max(600_000).optional(),
+});
+export const MigrateResult = z.object({
+  profile: z.string(),
+  from: Tier,
+  to: Tier,
+  outcome: z.enum(["migrated", "noop", "retiered-stopped", "rolled-back"]),
+  generation: z.number().int(),
+  held_ms: z.number(),
+  pause_ms: z.number(),
+  total_ms: z.number(),
+  steps: z.array(z.object({ step: z.string(), ms: z.number() })),
+  message: z.string(),
+});
+
+export const RemoveQuery = z.object({ force: z.enum(["0", "1"]).optional(), purge: z.enum(["0", "1"]).optional() });
+export const RemoveResult = z.object({
+  removed: z.string(),
+  purged: z.boolean(),
+  archive: z.string().optional().describe("the kept directory, root-only: purge it with DELETE /v1/archives/{archive}"),
+});
+export const ArchiveName = z
+  .string()
+  .regex(/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?@\d{8}T\d{6}Z$/)
+  .describe("<profile>@<UTC stamp>");
+export const ArchiveList = z.object({
+  archives: z.array(z.object({ name: z.string(), profile: z.string(), removed_at: z.string() })),
+});
+export const PurgeResult = z.object({ purged: z.string() });
+
+export const HealthProbe = z.object({
+  ok: z.boolean(),
+  status: z.string().optional(),
+  httpStatus: z.number().int().optional(),
+  latencyMs: z.number(),
+  error: z.string().optional(),
+  body: z.record(z.string(), z.unknown()).optional(),
+});
+export const ProfileHealth = z.object({
+  name: z.string(),
+  tier: Tier,
+  status: ProfileStatus,
+  healthy: z.boolean(),
+  probe: HealthProbe,
+  last_error: z.string().nullable(),
+});
+
+export const LogsQuery = z.object({
+  follow: z.enum(["0", "1"]).optional(),
+  tail: z.coerce.number().int().min(0).max(100_000).optional(),
+});
+export const ExecRequest = z.strictObject({ argv: z.array(z.string()).min(1).max(256) });
+/** One NDJSON line of an exec stream: output frames (base64), then the exit code. */
+export const ExecFrame = z.union([z.object({ s: z.enum(["o", "e"]), d: z.string() }), z.object({ exit: z.number().int() })]);
+
+export const EventsQuery = z.object({
+  profile: z.string().max(64).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+export const ProfileEvent = z.object({
+  id: z.number().int(),
+  profile: z.string(),
+  at: Timestamp,
+  actor: z.string(),
+  action: z.string(),
+  result: z.enum(["ok", "error", "info"]),
+  detail: z.record(z.string(), z.unknown()),
+});
+export const EventList = z.object({ events: z.array(ProfileEvent) });
+
+export const ProvisionKeyRequest = z.strictObject({ key_id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/) });
+export const ProvisionKey = z.object({ key_id: z.string(), secret: z.string().describe("shown once") });
+
+export const DaemonHealth = z.object({
+  status: z.literal("ok"),
+  pid: z.number().int(),
+  sandbox: z.string().describe("what the prefab sandbox enforces on this host"),
+  containers: z.boolean().optional().describe("whether the daemon has a Docker connection (made once, at its start)"),
+});
+export const StatsQuery = z.object({ stats: z.enum(["0", "1"]).optional() });
+
+export const BuildRequest = z.strictObject({
+  force: z.boolean().optional(),
+  only: z.array(z.enum(["profile", "mcp"])).optional(),
+});
+export const BuildReport = z.object({
+  version: z.string(),
+  nodeVersion: z.string(),
+  images: z.array(
+    z.object({
+      kind: z.enum(["base", "profile", "mcp", "fleet"]),
+      ref: z.string(),
+      id: z.string(),
+      sizeBytes: z.number(),
+      contentHash: z.string(),
+      skipped: z.boolean(),
+      seconds: z.number(),
+    }),
+  ),
+  seconds: z.number(),
+});
+
+export const McpStatus = z.object({
+  name: z.string(),
+  exists: z.boolean(),
+  running: z.boolean(),
+  containerId: z.string().optional(),
+  image: z.string().optional(),
+  startedAt: z.string().optional(),
+  url: z.string(),
+  health: z
+    .object({
+      ok: z.boolean(),
+      httpStatus: z.number().int().optional(),
+      status: z.string().optional(),
+      error: z.string().optional(),
+      seeding: z
+        .object({
+          state: z.enum(["seeding", "ready"]),
+          days_done: z.number().int(),
+          days_total: z.number().int().nullable(),
+          as_of: z.string().nullable(),
+        })
+        .optional()
+        .describe("the warehouse's first backfill: seeding until it completed once"),
+      open_days_behind: z.number().int().nullable().optional(),
+    })
+    .nullable(),
+});
+export type McpStatus = z.infer<typeof McpStatus>;
+export const McpDown = z.object({ stopped: z.boolean() });
+/** `gateway up`: the upstream URL and key when (re)configuring it (written to the gateway's own secret file only). */
+export const GatewayUpRequest = z.strictObject({
+  upstream_base_url: z.string().url().optional(),
+  upstream_api_key: z.string().min(1).max(512).optional(),
+});
+export const GatewayStatus = z.object({
+  running: z.boolean(),
+  pid: z.number().int().optional(),
+  url: z.string(),
+  url_container: z.string().optional(),
+  health: z.object({ ok: z.boolean(), error: z.string().optional() }).nullable(),
+  keys: z.number().int(),
+  upstream_configured: z.boolean(),
+});
+export const GatewayDown = z.object({ stopped: z.boolean() });
+export const UsageQuery = z.object({
+  profile: ProfileName.optional(),
+  since: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, "since is a UTC day, YYYY-MM-DD")
+    .optional(),
+});
+/** Model usage per profile per UTC day, metered by the gateway. */
+export const UsageList = z.object({
+  usage: z.array(
+    z.object({
+      profile: z.string(),
+      day: z.string(),
+      requests: z.number().int(),
+      prompt_tokens: z.number().int(),
+      completion_tokens: z.number().int(),
+      spend_fen: z.number(),
+      limited: z.number().int(),
+    }),
+  ),
+});
+export const McpUpRequest = z.strictObject({
+  wait_seeded_ms: z
+    .number()
+    .int()
+    .min(0)
+    .max(3_600_000)
+    .optional()
+    .describe("wait this long for the first backfill to complete (progress per step); 0: return once /health answers"),
+});
+export const RotateKeyRequest = z.strictObject({
+  grace_seconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 86400)
+    .optional()
+    .describe("how long the old key still verifies"),
+  activate_in_seconds: z.number().int().min(0).max(3600).optional().describe("delay before the new key signs"),
+});
+export const RotateKeyResult = z.object({
+  new_key_id: z.string(),
+  retiring_key_id: z.string().nullable(),
+  signs_from: z.string(),
+  retiring_not_after: z.string().nullable(),
+  pinned: z.number().int(),
+});
+
+const ContainerRef = z.object({
+  id: z.string(),
+  name: z.string(),
+  profile: z.string(),
+  generation: z.number().int(),
+  running: z.boolean(),
+});
+export const OrphanList = z.object({ orphans: z.array(ContainerRef) });
+export const OrphanRemoval = z.object({ removed: z.array(ContainerRef) });
+
+/** One row of `hermes-admin doctor` (fleet/src/lib/doctor-checks.ts makes them). */
+export const DoctorCheck = z.object({
+  id: z.string(),
+  status: z.enum(["pass", "warn", "fail"]),
+  what: z.string(),
+  why: z.string().optional(),
+  fix: z.string().optional().describe("the command or step that fixes it"),
+});
+export const DoctorReport = z.object({ checks: z.array(DoctorCheck) });
+
+/** The error body every route answers with on failure (codes in core/src/errors.ts). */
+export const ErrorBody = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    hint: z.string().optional(),
+    details: z.record(z.string(), z.unknown()).optional(),
+  }),
+});
+
+/** A progress line of a long operation (NDJSON), then `{result}` or `{error}`. */
+export const ProgressLine = z.object({ step: z.string(), ms: z.number() }).catchall(z.unknown());
+export type ProgressLine = z.infer<typeof ProgressLine>;
+
+export const PrometheusConfigQuery = z.object({
+  fleet_address: z
+    .string()
+    .regex(/^[A-Za-z0-9.[\]:-]+:\d{1,5}$/)
+    .optional()
+    .describe("host:port Prometheus reaches the daemon on (default: the daemon's own address)"),
+});
+export const PrometheusBundle = z.object({
+  files: z
+    .array(z.object({ path: z.string(), content: z.string(), mode: z.number().int() }))
+    .describe("relative path -> file, to write under --out DIR"),
+  token_file: z.string().describe("the scrape token file the daemon keeps (give its group to prometheus)"),
+  targets_file: z.string().describe("the file_sd file the daemon keeps current"),
+  dashboard_url: z.string(),
+});
