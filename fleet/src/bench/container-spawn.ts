@@ -13,11 +13,11 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { LABELS, MANAGED_BY } from "@twilight/core";
 import type Docker from "dockerode";
+import { dockerClient } from "../docker/client.js";
 import { buildImages } from "../images/builder.js";
 import { CONTAINER_PORT, containerEnv, limitsForPlan, PROFILE_MOUNT } from "../runtime/container-spec.js";
 import { DockerDriver } from "../runtime/docker.js";
 import { cleanupContainers, removeLabelled } from "../runtime/docker-cleanup.js";
-import { dockerClient } from "../runtime/docker-client.js";
 import { freePort, makeProfileDir, testUid, waitHealthy } from "../runtime/docker-testkit.js";
 import type { WorkloadSpec } from "../runtime/types.js";
 

@@ -9,10 +9,10 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseEnv } from "@twilight/core";
 import { APP_DIR } from "../config.js";
-import { readAdminToken } from "../daemon/admin-token.js";
+import { readAdminToken } from "../lib/daemon-files.js";
 import { processEnv } from "../runtime/process-env.js";
-import { waitHealthy } from "../service/health.js";
 import { fleetHarness } from "../testing/harness.js";
+import { waitHealthy } from "../workload/health.js";
 import { fmtMs, median } from "./stats.js";
 
 const runs = Number(process.argv[2] ?? 5);

@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { dockerClient } from "../docker/client.js";
 import { buildImages } from "../images/index.js";
-import { dockerClient } from "../runtime/docker-client.js";
 import { eventually, type FleetHarness, fleetHarness } from "../testing/harness.js";
 
 interface P {
@@ -66,7 +66,7 @@ describe("container tier under the fleet's supervision", () => {
       ).status,
       200,
     );
-    assert.equal(h.cli(["up"]).code, 0);
+    assert.equal(h.cli(["up", "--fleet-only"]).code, 0);
     const after = row();
     assert.equal(after.container_id, before.container_id);
     const ours = await docker.listContainers({ all: true, filters: { label: [`io.twilight.profile=${name}`] } });

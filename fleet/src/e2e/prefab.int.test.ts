@@ -49,10 +49,13 @@ describe("prefab tier, driven through hermes-admin", () => {
       const res = await fetch(p.status_url);
       assert.equal(res.status, 200);
       assert.equal(((await res.json()) as { status: string }).status, "ok");
+      // layout 2: the root and the fleet's files are root's, readable by the profile's group only
       const st = statSync(p.profile_path);
-      assert.equal(st.mode & 0o777, 0o700);
-      assert.equal(st.uid, p.uid);
-      assert.equal(statSync(join(p.profile_path, ".env")).mode & 0o777, 0o600);
+      assert.deepEqual([st.mode & 0o777, st.uid, st.gid], [0o750, 0, p.uid]);
+      const env = statSync(join(p.profile_path, ".env"));
+      assert.deepEqual([env.mode & 0o777, env.uid, env.gid], [0o640, 0, p.uid]);
+      const data = statSync(join(p.profile_path, "data"));
+      assert.deepEqual([data.mode & 0o777, data.uid], [0o700, p.uid]);
     }
     const human = h.cli(["list"]);
     assert.match(human.stdout, /^NAME\s+TIER\s+STATUS\s+PID\/CONTAINER\s+PORT\s+UPTIME/);
@@ -143,7 +146,7 @@ describe("prefab tier, driven through hermes-admin", () => {
     const before = list().filter((p) => p.status === "running");
     await h.killDaemon("SIGKILL");
     for (const p of before) assert.equal((await fetch(`http://127.0.0.1:${p.port}/health`)).status, 200);
-    const up = h.cli(["up"]);
+    const up = h.cli(["up", "--fleet-only"]);
     assert.equal(up.code, 0, up.stderr);
     const after = list();
     for (const p of before) assert.equal(after.find((q) => q.name === p.name)?.pid, p.pid);

@@ -3,14 +3,16 @@
  * `hermes-admin` CLI. Cleans up by pid: the daemon it started and the profile processes recorded under its ops dir.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { APP_DIR } from "../config.js";
-import { isSameProcessAlive } from "../runtime/proc.js";
+import { readPidFile } from "../lib/daemon-files.js";
+import { isSameProcessAlive } from "../lib/proc.js";
 
-export const CLI = join(APP_DIR, "fleet", "dist", "cli", "main.js");
+/** The installed `hermes-admin` (the package bin shim), exactly what `npx hermes-admin` runs. */
+export const CLI = join(APP_DIR, "fleet", "bin", "hermes-admin.js");
 
 export interface CliResult {
   code: number;
@@ -37,7 +39,7 @@ export interface FleetHarness {
 }
 
 export async function fleetHarness(extraEnv: Record<string, string> = {}): Promise<FleetHarness> {
-  const ops = mkdtempSync("/tmp/twl-fleet-");
+  const ops = mkdtempSync("/var/tmp/twl-fleet-");
   chmodSync(ops, 0o755); // profile uids must traverse it to reach their own directory
   const uidBase = 30000 + Math.floor(Math.random() * 300) * 100;
   const env: NodeJS.ProcessEnv = {
@@ -48,6 +50,7 @@ export async function fleetHarness(extraEnv: Record<string, string> = {}): Promi
     FLEET_PORT_RANGE: "19000-19999",
     FLEET_MCP_URL_PREFAB: "http://127.0.0.1:9/mcp",
     LOG_LEVEL: "info",
+    FLEET_BACKUP_SCHEDULE: "off", // a scheduled backup would take profile locks in the middle of a test
     ...extraEnv,
   };
   const outputs: Array<{ args: string[]; text: string }> = [];
@@ -91,14 +94,10 @@ export async function fleetHarness(extraEnv: Record<string, string> = {}): Promi
       });
       h.daemon = child;
       for (let i = 0; i < 300; i++) {
-        try {
-          const o = JSON.parse(readFileSync(join(ops, "fleet.pid"), "utf8")) as { pid: number; url: string };
-          if (o.pid === child.pid) {
-            h.url = o.url;
-            return;
-          }
-        } catch {
-          /* not yet */
+        const o = readPidFile(join(ops, "fleet.pid"));
+        if (o && o.pid === child.pid) {
+          h.url = o.url;
+          return;
         }
         if (child.exitCode !== null) throw new Error(`daemon exited: ${err}`);
         await sleep(50);

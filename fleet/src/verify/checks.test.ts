@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import type { FleetClient } from "../cli/client.js";
+import type { FleetClient } from "../client/client.js";
 import { type CheckEnv, isolationCheck } from "./checks.js";
 
 function env(execs: string[][]): CheckEnv {
@@ -21,18 +21,19 @@ function env(execs: string[][]): CheckEnv {
 test(".env isolation fails with a clear row when a profile's .env is world-readable", async () => {
   const dir = mkdtempSync(join(tmpdir(), "twl-iso-"));
   try {
-    chmodSync(dir, 0o700);
+    chmodSync(dir, 0o750);
     writeFileSync(join(dir, ".env"), "A=1\n", { mode: 0o644 });
     chmodSync(join(dir, ".env"), 0o644);
     const calls: string[][] = [];
-    const r = await isolationCheck(env(calls), { name: "p1", tier: "prefab", uid: process.getuid?.() ?? 0, profile_path: dir });
+    // run as root in tests: the directory's group is root's (0), the "profile uid" here
+    const r = await isolationCheck(env(calls), { name: "p1", tier: "prefab", uid: process.getgid?.() ?? 0, profile_path: dir });
     assert.equal(r.ok, false);
     assert.equal(r.check, ".env isolation");
     assert.match(r.detail, /\.env mode 644 is readable by others/);
-    chmodSync(join(dir, ".env"), 0o600);
+    chmodSync(join(dir, ".env"), 0o640);
     const ok = await isolationCheck(
       { ...env(calls), all: [{ name: "p2", tier: "prefab", uid: 1, profile_path: "/nonexistent/p2" }] },
-      { name: "p1", tier: "prefab", uid: process.getuid?.() ?? 0, profile_path: dir },
+      { name: "p1", tier: "prefab", uid: process.getgid?.() ?? 0, profile_path: dir },
     );
     assert.equal(ok.ok, true, ok.detail);
     assert.ok(calls.some((c) => c.join(" ") === "cat /nonexistent/p2/.env"));

@@ -8,7 +8,7 @@ import type { KeyObject } from "node:crypto";
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { type Cite, verifyCite } from "@twilight/core";
-import type { FleetClient } from "../cli/client.js";
+import type { FleetClient } from "../client/client.js";
 import type { ProfileClient } from "./profile-client.js";
 
 export interface CheckResult {
@@ -118,28 +118,35 @@ export function conversationCheck(p: ProfileInfo, client: ProfileClient, bag: Ci
   });
 }
 
-/** From inside the profile, reading any other profile's .env and state.db fails; its own files have private modes. */
+/**
+ * From inside the profile, reading any other profile's .env and state.db fails; its own directory is closed to others
+ * and read-only to itself (layout 2: root-owned 0750, its group); its .env is root's, readable by its group only.
+ */
 export function isolationCheck(env: CheckEnv, p: ProfileInfo) {
   return timed(p.name, ".env isolation", async () => {
     const st = statSync(p.profile_path);
     need(
-      st.uid === p.uid && (st.mode & 0o777) === 0o700,
-      `profile dir mode ${(st.mode & 0o777).toString(8)} owner ${st.uid}: want 700 owned by ${p.uid}`,
+      st.uid === 0 && st.gid === p.uid && (st.mode & 0o777) === 0o750,
+      `profile dir mode ${(st.mode & 0o777).toString(8)} owner ${st.uid}:${st.gid}: want 750 owned by root:${p.uid}`,
     );
     const envSt = statSync(join(p.profile_path, ".env"));
-    need((envSt.mode & 0o077) === 0, `.env mode ${(envSt.mode & 0o777).toString(8)} is readable by others: want 600`);
+    need((envSt.mode & 0o007) === 0, `.env mode ${(envSt.mode & 0o777).toString(8)} is readable by others: want 640`);
+    need(
+      envSt.uid === 0 && (envSt.mode & 0o022) === 0,
+      `.env is writable by the profile (owner ${envSt.uid}, mode ${(envSt.mode & 0o777).toString(8)})`,
+    );
     const own = await env.fleet.exec(p.name, ["sh", "-c", "test -r .env && echo readable"]);
     need(own.stdout.includes("readable"), "the profile cannot read its own .env");
     let tried = 0;
     for (const other of env.all.filter((o) => o.name !== p.name)) {
-      for (const f of [".env", "state.db"]) {
+      for (const f of [".env", "data/state.db"]) {
         const path = join(other.profile_path, f);
         const r = await env.fleet.exec(p.name, ["cat", path]);
         need(r.exit !== 0, `${p.name} could read ${other.name}/${f}`);
         tried++;
       }
     }
-    return `${tried} reads of other profiles' .env/state.db refused; own .env 0600 in a 0700 dir`;
+    return `${tried} reads of other profiles' .env/state.db refused; own .env root:${p.uid} 0640 in a root:${p.uid} 0750 dir`;
   });
 }
 

@@ -1,5 +1,5 @@
 /** The verification report: a profile x check table for humans, the same as JSON for machines. */
-import { table } from "../cli/format.js";
+import { table } from "../lib/format.js";
 import type { CheckResult } from "./checks.js";
 
 export interface VerifyReport {
@@ -10,6 +10,8 @@ export interface VerifyReport {
   failed: number;
   results: CheckResult[];
   migration?: Record<string, unknown>;
+  /** Where the live dashboard is (sign in with the admin token). */
+  dashboard?: string;
 }
 
 export function renderReport(r: VerifyReport): string {
@@ -29,5 +31,8 @@ export function renderReport(r: VerifyReport): string {
     table(["PROFILE", ...checks], matrix),
     "",
     `${r.ok ? "VERIFIED" : "FAILED"}: ${r.passed} passed, ${r.failed} failed`,
+    ...(r.dashboard
+      ? [`dashboard: ${r.dashboard} (sign in with the admin token, the file admin-token in the ops directory)`]
+      : []),
   ].join("\n");
 }

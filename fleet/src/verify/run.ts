@@ -5,9 +5,10 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { keyMap, type PublicCiteKey } from "@twilight/core";
-import type { FleetClient, ProgressLine } from "../cli/client.js";
+import { keyMap, type PublicCiteKey, type Tier } from "@twilight/core";
+import type { FleetClient, ProgressLine } from "../client/client.js";
 import type { FleetConfig } from "../config.js";
+import { ROUTES } from "../contract/routes.js";
 import {
   type CheckEnv,
   type CheckResult,
@@ -21,10 +22,11 @@ import {
   priceCheck,
   timed,
 } from "./checks.js";
+import { paymentChecks } from "./payment.js";
 import { ProfileClient, steadyLoad } from "./profile-client.js";
 import type { VerifyReport } from "./report.js";
 
-export const TEST_PROFILES: Array<{ name: string; tier: "prefab" | "container"; purpose: string }> = [
+export const TEST_PROFILES: Array<{ name: string; tier: Tier; purpose: string }> = [
   { name: "test-basic-1", tier: "prefab", purpose: "baseline" },
   { name: "test-basic-2", tier: "prefab", purpose: "no cross-talk" },
   { name: "test-parallel-1", tier: "prefab", purpose: "concurrent queries" },
@@ -64,24 +66,24 @@ async function dataServiceEnv(o: VerifyOptions, all: ProfileInfo[]): Promise<Che
 }
 
 async function ensureProfiles(o: VerifyOptions): Promise<Row[]> {
-  const existing = new Map((await o.fleet.json<{ profiles: Row[] }>("GET", "/v1/profiles")).profiles.map((p) => [p.name, p]));
+  const existing = new Map((await o.fleet.call(ROUTES.listProfiles, {})).profiles.map((p) => [p.name, p]));
   for (const t of TEST_PROFILES) {
     const cur = existing.get(t.name);
     if (!cur) {
       o.say(`spawning ${t.name} (${t.tier}: ${t.purpose})`);
-      await o.fleet.op("PUT", `/v1/profiles/${t.name}`, { tier: t.tier }, o.progress);
+      await o.fleet.op(ROUTES.spawnProfile, { params: { name: t.name }, body: { tier: t.tier } }, o.progress);
       continue;
     }
     if (cur.status !== "running") {
       o.say(`starting ${t.name}`);
-      await o.fleet.op("POST", `/v1/profiles/${t.name}/start`, undefined, o.progress);
+      await o.fleet.op(ROUTES.startProfile, { params: { name: t.name } }, o.progress);
     }
     if (cur.tier !== t.tier) {
       o.say(`re-run: moving ${t.name} back to ${t.tier} so its migration can be tested again`);
-      await o.fleet.op("POST", `/v1/profiles/${t.name}/migrate`, { to: t.tier }, o.progress);
+      await o.fleet.op(ROUTES.migrateProfile, { params: { name: t.name }, body: { to: t.tier } }, o.progress);
     }
   }
-  const rows = (await o.fleet.json<{ profiles: Row[] }>("GET", "/v1/profiles")).profiles;
+  const rows = (await o.fleet.call(ROUTES.listProfiles, {})).profiles;
   return TEST_PROFILES.map((t) => rows.find((r) => r.name === t.name) as Row);
 }
 
@@ -97,10 +99,9 @@ async function upgradeCheck(
     const t2 = await client.chat("And its fundamentals for 2024?", t1.sessionId);
     if (t1.status !== 200 || t2.status !== 200) throw new Error(`turns before migration failed: ${t1.error ?? t2.error}`);
     const load = steadyLoad(client, 20);
-    const m = await o.fleet.op<Record<string, unknown>>(
-      "POST",
-      "/v1/profiles/test-upgrade-1/migrate",
-      { to: "container" },
+    const m = await o.fleet.op(
+      ROUTES.migrateProfile,
+      { params: { name: "test-upgrade-1" }, body: { to: "container" } },
       o.progress,
     );
     const l = await load.stop();
@@ -112,7 +113,7 @@ async function upgradeCheck(
       throw new Error("the turn after migration lost the conversation's stock");
     if (l.failed > 0)
       throw new Error(`${l.failed} of ${l.sent} requests failed during migration (statuses ${l.statuses.join(",")})`);
-    const list = (await o.fleet.json<{ profiles: Row[] }>("GET", "/v1/profiles")).profiles;
+    const list = (await o.fleet.call(ROUTES.listProfiles, {})).profiles;
     if (list.find((p) => p.name === "test-upgrade-1")?.tier !== "container")
       throw new Error("profile is not on the container tier after migration");
     return `${l.sent} requests at 20/s during migration, 0 failed, slowest ${Math.round(l.maxMs)} ms; pause ${m.pause_ms} ms; turn 3 continued the session`;
@@ -139,6 +140,7 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
     if (p.name === "test-parallel-1") results.push(await parallelCheck(p, client));
     results.push(await dataSourceCheck(env, p, bag));
   }
+  results.push(...(await paymentChecks(o)));
   const failed = results.filter((r) => !r.ok).length;
   const report: VerifyReport = {
     started_at: started,
@@ -148,10 +150,13 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyReport> {
     failed,
     results,
     migration,
+    dashboard: `${o.fleet.baseUrl}/ui/`,
   };
   const dir = join(o.cfg.opsDir, "verify");
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "report.json"), `${JSON.stringify(report, null, 2)}\n`);
-  if (o.cleanup) for (const t of TEST_PROFILES) await o.fleet.json("DELETE", `/v1/profiles/${t.name}?force=1&purge=1`);
+  if (o.cleanup)
+    for (const t of TEST_PROFILES)
+      await o.fleet.call(ROUTES.removeProfile, { params: { name: t.name }, query: { force: "1", purge: "1" } });
   return report;
 }
