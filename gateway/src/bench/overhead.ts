@@ -1,0 +1,122 @@
+/**
+ * Bench: gateway overhead per request. The same chat request (non-streaming) sent straight to the simulator and through
+ * the gateway (both real processes), at 1 and 16 concurrent clients, rounds interleaved so both see the same machine load.
+ * Prints p50/p99 latency of each and the difference (goal: <= 2 ms added at p50).
+ * Usage: node gateway/dist/bench/overhead.js [--requests N] [--json]
+ */
+
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { Agent, request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { MAIN, startGatewayProcess, writeKeys } from "../testing.js";
+
+const { values } = parseArgs({
+  options: { requests: { type: "string", default: "400" }, json: { type: "boolean", default: false } },
+});
+const N = Number(values.requests);
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+const BODY = Buffer.from(
+  JSON.stringify({ model: "sim-model", messages: [{ role: "user", content: "how is 600519.SH doing today" }] }),
+);
+
+function once(url: URL, key: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t = process.hrtime.bigint();
+    const req = request(
+      url,
+      {
+        method: "POST",
+        agent,
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json", "content-length": BODY.length },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () =>
+          res.statusCode === 200
+            ? resolve(Number(process.hrtime.bigint() - t) / 1e6)
+            : reject(new Error(`HTTP ${res.statusCode}`)),
+        );
+      },
+    );
+    req.on("error", reject);
+    req.end(BODY);
+  });
+}
+
+async function round(url: URL, key: string, conc: number, n: number, out: number[]): Promise<void> {
+  let left = n;
+  await Promise.all(
+    Array.from({ length: conc }, async () => {
+      while (left-- > 0) out.push(await once(url, key));
+    }),
+  );
+}
+
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))] as number;
+
+// the simulator is its own process too, so the direct path and the gateway path both cross a process boundary
+const keyDir = mkdtempSync(join(tmpdir(), "gw-bench-"));
+writeFileSync(join(keyDir, "key"), "bench-upstream-key", { mode: 0o600 });
+const sim = spawn(process.execPath, [MAIN, "sim", "--port", "0", "--key-file", join(keyDir, "key"), "--json"], {
+  stdio: ["ignore", "pipe", "inherit"],
+});
+const upstreamUrl = await new Promise<string>((resolve, reject) => {
+  let out = "";
+  sim.stdout?.on("data", (c) => {
+    out += String(c);
+    const line = out.split("\n").find((l) => l.startsWith("{"));
+    if (line) resolve((JSON.parse(line) as { url: string }).url);
+  });
+  sim.once("exit", (code) => reject(new Error(`simulator exited ${code}`)));
+});
+const gw = await startGatewayProcess({
+  upstreamUrl,
+  upstreamKey: "bench-upstream-key",
+  nodeArgs: process.env.GW_NODE_ARGS?.split(" ").filter(Boolean),
+  env: {
+    LOG_LEVEL: "warn",
+    GATEWAY_LIMITS: JSON.stringify({ dedicated_pro: { rpm: 1e9, tpm: 1e12, tpd: 1e12, monthlyFen: 1e9, concurrency: 64 } }),
+  },
+});
+writeKeys(gw.dataDir, [{ key: "bench-virtual-key", profile: "bench", plan: "dedicated_pro" }]);
+await new Promise((r) => setTimeout(r, 700));
+const direct = new URL(`${upstreamUrl}/chat/completions`);
+const via = new URL(`${gw.url}/v1/chat/completions`);
+const results: Record<string, unknown>[] = [];
+try {
+  for (const conc of [1, 16]) {
+    const d: number[] = [];
+    const g: number[] = [];
+    await round(direct, "bench-upstream-key", conc, 50, []); // warm-up
+    await round(via, "bench-virtual-key", conc, 50, []);
+    for (let i = 0; i < 10; i++) {
+      await round(direct, "bench-upstream-key", conc, N / 10, d);
+      await round(via, "bench-virtual-key", conc, N / 10, g);
+    }
+    const row = {
+      concurrency: conc,
+      requests: N,
+      direct_p50_ms: +pct(d, 50).toFixed(2),
+      direct_p99_ms: +pct(d, 99).toFixed(2),
+      gateway_p50_ms: +pct(g, 50).toFixed(2),
+      gateway_p99_ms: +pct(g, 99).toFixed(2),
+      added_p50_ms: +(pct(g, 50) - pct(d, 50)).toFixed(2),
+      added_p99_ms: +(pct(g, 99) - pct(d, 99)).toFixed(2),
+    };
+    results.push(row);
+    if (!values.json)
+      console.log(
+        `gateway overhead, ${conc} client(s), ${N} requests: direct p50 ${row.direct_p50_ms} ms p99 ${row.direct_p99_ms} ms | ` +
+          `via gateway p50 ${row.gateway_p50_ms} ms p99 ${row.gateway_p99_ms} ms | added p50 ${row.added_p50_ms} ms p99 ${row.added_p99_ms} ms (goal <= 2 ms p50)`,
+      );
+  }
+  if (values.json) console.log(JSON.stringify({ bench: "gateway-overhead", results }));
+} finally {
+  agent.destroy();
+  await gw.stop();
+  sim.kill("SIGTERM");
+}
