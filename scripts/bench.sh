@@ -8,5 +8,23 @@ ensure_docker
 log "prefab spawn-to-healthy vs a bare node agent";            node fleet/dist/bench/prefab-spawn.js 5
 log "container spawn-to-healthy vs a bare create+start";        node fleet/dist/bench/container-spawn.js --runs 5
 log "live migration pause vs container start";                  node fleet/dist/bench/migration.js 3
+log "profile backup/restore (1,000 messages) vs tar czf/xzf";      node fleet/dist/bench/backup.js 500 3
 log "MCP tool-call latency vs the same query on DuckDB";        node mcp/tushare/dist/bench/tool-latency.js
+log "profile runtime start to /health vs a bare Node HTTP server"; node agent/dist/bench/start.js --runs 7
 log "chat latency (offline model, tool calls) and idle RSS";    node agent/dist/bench/chat-latency.js
+
+# Billing: WeChat Pay notification -> profile healthy on this fleet (HTTP transport, HMAC credential), p50/p95 per tier,
+# and 50 concurrent paid orders, beside the fleet's own spawn figures above.
+CLI=(node "$ROOT/fleet/dist/main.js")
+"${CLI[@]}" up >/dev/null
+mkdir -p ops/bench && chmod 700 ops/bench
+if [ ! -f ops/bench/billing-key.json ]; then
+  "${CLI[@]}" provision-key create "bench-billing-$(date +%s)" --json >ops/bench/billing-key.json
+  chmod 600 ops/bench/billing-key.json
+fi
+node -e 'const k=require("./ops/bench/billing-key.json");require("fs").writeFileSync("ops/bench/billing-key.secret",k.secret,{mode:0o600});process.stdout.write(k.key_id)' >ops/bench/billing-key.id
+log "payment -> provisioned on this fleet (prefab and container), 50 concurrent paid orders"
+node backend/dist/bench/payment-provision.js --runs 5 --concurrent 50 \
+  --fleet-url "$(node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync("ops/fleet.pid","utf8")).url)')" \
+  --key-id "$(cat ops/bench/billing-key.id)" --secret-file ops/bench/billing-key.secret
+node fleet/dist/bench/remove-users.js bench-

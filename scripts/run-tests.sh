@@ -5,7 +5,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tier="${1:?unit or int}"; filter="${2:-}"
 cd "$ROOT"
-dirs=(core/dist fleet/dist agent/dist mcp/tushare/dist skill/stock-research/dist)
+dirs=(core/dist fleet/dist agent/dist mcp/tushare/dist skill/stock-research/dist backend/dist gateway/dist)
 existing=(); for d in "${dirs[@]}"; do [ -d "$d" ] && existing+=("$d"); done
 if [ "$tier" = unit ]; then
   mapfile -t files < <(find "${existing[@]}" -name '*.test.js' ! -name '*.int.test.js' | sort)

@@ -7,7 +7,8 @@ cd "$ROOT"
 ensure_node_deps
 build
 ensure_docker
-CLI=(node "$ROOT/fleet/dist/cli/main.js")
+apt_install openssh-server openssh-client  # billing's SSH transport row (a private sshd on loopback)
+CLI=(node "$ROOT/fleet/dist/main.js")
 # A daemon left from an older build would serve old code: restart it (profiles keep running and are re-adopted).
 "${CLI[@]}" down >/dev/null
 "${CLI[@]}" up

@@ -9,7 +9,7 @@ if [ $# -lt 2 ] || [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
   exit 2
 fi
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-CLI="$ROOT/fleet/dist/cli/main.js"
+CLI="$ROOT/fleet/dist/main.js"
 [ -f "$CLI" ] || { echo "not built yet: run 'npm test' or 'npx tsc -b' in $ROOT first" >&2; exit 1; }
 name="$1"; tier="$2"; shift 2
 node "$CLI" up >/dev/null

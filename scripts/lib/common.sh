@@ -70,3 +70,17 @@ ensure_docker() {
   tail -20 /var/log/twilight-dockerd.log >&2 || true
   return 1
 }
+
+# Prometheus and promtool: Debian's package (2.42). Its service is never started here (no systemd; tests start their own
+# prometheus on a loopback port they pick and stop it by pid).
+ensure_prometheus() {
+  if command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1; then return 0; fi
+  apt_install prometheus
+}
+
+# Tools the integration tests drive for real: Debian's OpenSSH server (billing's SSH transport, started per test on
+# loopback with its own config) and Chromium (dashboard and checkout pages, through playwright-core).
+ensure_test_tools() {
+  apt_install openssh-server openssh-client chromium
+  mkdir -p /run/sshd
+}
