@@ -30,8 +30,11 @@ import { isDue, toPrune } from "./backup-schedule.js";
 import type { ProfileService } from "./profiles.js";
 
 export const BACKUPS_DIR = "backups";
-/** Secrets that name the profile to a platform service: never carried to a second name. */
-const IDENTITY_SECRETS = ["MCP_TUSHARE_TOKEN"];
+/**
+ * Secrets that name the profile to a platform service (the data service's token, the model gateway's virtual key):
+ * never carried to a second name, since each service maps one key to one profile and the source may still hold it.
+ */
+const IDENTITY_SECRETS = ["MCP_TUSHARE_TOKEN", "SILICONFLOW_API_KEY"];
 const ARCHIVE_FILE = /^([a-z0-9](?:[a-z0-9-]*[a-z0-9])?)@(\d{8}T\d{6}Z)(?:-(\d+))?\.age$/;
 
 export interface BackupOptions {
@@ -182,8 +185,7 @@ export class BackupService {
     const tier: Tier = tierName;
     const schema = parseSecretsSchema(JSON.parse(await readFile(join(this.ctx.cfg.templateDir, "secrets.schema.json"), "utf8")));
     const archived = JSON.parse(entries.get("secrets.json")?.toString("utf8") ?? "{}") as Record<string, string>;
-    // --rotate-secrets keeps only what the user supplied; under a new name the data-service token is always new (the
-    // data service maps a token to one profile, and the archived profile may still hold it)
+    // --rotate-secrets keeps only what the user supplied; under a new name the identity secrets are always new
     const keep = Object.fromEntries(
       Object.entries(archived).filter(([k]) =>
         o.rotateSecrets ? schema.secrets[k]?.kind === "supplied" : name === manifest.profile || !IDENTITY_SECRETS.includes(k),
