@@ -6,7 +6,7 @@
  * The report (seed, trials, steps hit, anomalies) is printed and kept in $TWILIGHT_ARTIFACTS_DIR (default /tmp/twilight-artifacts).
  */
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -111,7 +111,9 @@ describe(`crash safety: SIGKILL of the daemon at random points (seed ${SEED}, ${
       else if (r.tier !== "container" || r.generation !== gen)
         bad.push(`stray container ${c.Names[0]} (row: ${r.tier} g${r.generation})`);
     }
-    const tokens = JSON.parse(readFileSync(join(h.ops, "mcp", "tokens.json"), "utf8")) as {
+    // no file yet is an empty set (a kill before the first spawn registered a token): each name is then reported
+    const tokensFile = join(h.ops, "mcp", "tokens.json");
+    const tokens = (existsSync(tokensFile) ? JSON.parse(readFileSync(tokensFile, "utf8")) : { tokens: {} }) as {
       tokens: Record<string, { profile: string }>;
     };
     const inFile = new Set(Object.values(tokens.tokens).map((t) => t.profile));
