@@ -15,7 +15,7 @@ describe("dashboard sessions: sign-in, cookie, CSRF, SSE", () => {
   const rows = [{ name: "p-1", tier: "prefab", status: "running", desired_state: "running", restart_count: 0 }];
   const dash = new Dashboard({
     adminToken: TOKEN,
-    registry: { list: async () => rows } as unknown as Registry,
+    registry: { list: async () => rows, watch: () => () => undefined } as unknown as Registry,
     log: createLogger("test", { level: "silent" }),
     streamIntervalMs: 50,
     now: () => now,

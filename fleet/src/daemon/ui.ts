@@ -43,6 +43,9 @@ export class Dashboard {
   private readonly sessions = new Map<string, Session>();
   private readonly streams = new Set<ServerResponse>();
   private timer?: NodeJS.Timeout;
+  private unwatch: (() => void) | undefined;
+  private ticking: Promise<void> | undefined;
+  private again = false;
   private last = "";
 
   constructor(
@@ -154,7 +157,11 @@ export class Dashboard {
     return true;
   }
 
-  /** SSE: `event: profiles` with every profile's status whenever one changes (checked every second, shared by all). */
+  /**
+   * SSE: `event: profiles` with every profile's status whenever one changes: sent right after each registry write (so a
+   * restart's stopping -> starting -> running shows even when it takes less than a second), and checked every second
+   * for writes made by another process (shared by all streams).
+   */
   private stream(req: IncomingMessage, res: ServerResponse): void {
     if (this.streams.size >= MAX_STREAMS) {
       send(res, 503, { error: { code: "UNAVAILABLE", message: "too many live dashboards" } });
@@ -173,6 +180,8 @@ export class Dashboard {
       if (this.streams.size === 0 && this.timer) {
         clearInterval(this.timer);
         this.timer = undefined;
+        this.unwatch?.();
+        this.unwatch = undefined;
       }
     };
     req.on("close", done);
@@ -183,11 +192,28 @@ export class Dashboard {
         void this.tick(++beats % 15 === 0).catch((err) => this.o.log.warn({ err }, "dashboard stream tick failed"));
       }, this.o.streamIntervalMs ?? 1000);
       this.timer.unref();
+      this.unwatch = this.o.registry.watch(() => void this.tick(false).catch(() => undefined));
       void this.tick(false);
     }
   }
 
-  private async tick(heartbeat: boolean): Promise<void> {
+  /** One tick at a time; a change while one runs gets a tick of its own after it, so no state is skipped. */
+  private tick(heartbeat: boolean): Promise<void> {
+    if (this.ticking) {
+      this.again = true;
+      return this.ticking;
+    }
+    this.ticking = this.send(heartbeat).finally(() => {
+      this.ticking = undefined;
+      if (this.again) {
+        this.again = false;
+        void this.tick(false).catch((err) => this.o.log.warn({ err }, "dashboard stream tick failed"));
+      }
+    });
+    return this.ticking;
+  }
+
+  private async send(heartbeat: boolean): Promise<void> {
     const rows = await this.o.registry.list();
     const data = JSON.stringify({
       profiles: rows.map((r) => ({
@@ -207,6 +233,7 @@ export class Dashboard {
 
   close(): void {
     if (this.timer) clearInterval(this.timer);
+    this.unwatch?.();
     for (const s of this.streams) s.end();
     this.streams.clear();
   }

@@ -210,7 +210,7 @@ describe("dashboard first paint with 200 profiles (Chromium, the real Dashboard 
   before(async () => {
     const dash = new Dashboard({
       adminToken: "t".repeat(43),
-      registry: { list: async () => rows } as unknown as Registry,
+      registry: { list: async () => rows, watch: () => () => undefined } as unknown as Registry,
       log: createLogger("test", { level: "silent" }),
     });
     server = createServer((req, res) => {

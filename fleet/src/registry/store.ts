@@ -106,6 +106,7 @@ export class SqlRegistry implements Registry {
   private readonly clock: () => Date;
   private readonly logger: Logger | undefined;
   private readonly migrations: readonly Migration[] | undefined;
+  private readonly listeners = new Set<() => void>();
 
   constructor(
     private readonly db: Db,
@@ -119,6 +120,22 @@ export class SqlRegistry implements Registry {
 
   private now(): string {
     return this.clock().toISOString();
+  }
+
+  watch(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** A listener's failure is its own: it never fails the write that already committed. */
+  private changed(): void {
+    for (const l of this.listeners) {
+      try {
+        l();
+      } catch (err) {
+        this.logger?.warn({ err }, "registry change listener failed");
+      }
+    }
   }
 
   async migrate(): Promise<void> {
@@ -147,6 +164,7 @@ export class SqlRegistry implements Registry {
         ),
       row,
     );
+    this.changed();
     return mapProfile(one(r.rows));
   }
 
@@ -187,6 +205,7 @@ export class SqlRegistry implements Registry {
     const sql = `UPDATE hermes_profiles SET ${sets} WHERE name = ? RETURNING ${PROFILE_LIST}`;
     const r = await this.guard(() => this.db.query(sql, params), p);
     if (!r.rows[0]) throw new NotFound("profile", name, "list the profiles with `hermes-admin list`");
+    this.changed();
     return mapProfile(r.rows[0]);
   }
 
@@ -194,6 +213,7 @@ export class SqlRegistry implements Registry {
     const sql = `UPDATE hermes_profiles SET restart_count = restart_count + 1, updated_at = ? WHERE name = ? RETURNING ${PROFILE_LIST}`;
     const r = await this.guard(() => this.db.query(sql, [this.now(), name]));
     if (!r.rows[0]) throw new NotFound("profile", name);
+    this.changed();
     return mapProfile(r.rows[0]);
   }
 
@@ -201,6 +221,7 @@ export class SqlRegistry implements Registry {
   async remove(name: string): Promise<void> {
     const r = await this.guard(() => this.db.query("DELETE FROM hermes_profiles WHERE name = ?", [name]));
     if (r.rowCount === 0) throw new NotFound("profile", name);
+    this.changed();
   }
 
   async addEvent(e: NewEvent): Promise<void> {

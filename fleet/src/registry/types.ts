@@ -82,5 +82,10 @@ export interface Registry {
   addEvent(e: NewEvent): Promise<void>;
   /** Newest first; `limit` defaults to 1000 (at most 10000). */
   events(opts?: { profile?: string; limit?: number }): Promise<ProfileEvent[]>;
+  /**
+   * Call `listener` after every change to a profile row made through this registry (insert, update, restart count,
+   * remove), so a live view can follow transitions shorter than its poll. Returns the unsubscribe function.
+   */
+  watch(listener: () => void): () => void;
   close(): Promise<void>;
 }
