@@ -161,6 +161,7 @@ export function toolContent(r: CheckedResult, ref: number | undefined): string {
       cite_verified: true,
       data: r.envelope.data,
       cite: { source: c.source, api: c.api, as_of: c.as_of, retrieved_at: c.retrieved_at, request_id: c.request_id },
+      ...(r.warehouse ? { warehouse: r.warehouse } : {}),
     });
   }
   if (r.kind === "refused")

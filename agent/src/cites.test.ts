@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createLogger, generateSigningKey, publicCiteKey, signEnvelope } from "@twilight/core";
-import { CiteGuard } from "./cites.js";
+import { CiteGuard, warehouseNoteOf } from "./cites.js";
 import { AgentMetrics } from "./metrics.js";
 import type { ToolResult } from "./tools.js";
 
@@ -85,5 +85,21 @@ describe("cite gate", () => {
     assert.equal((await guard.check("mcp__notes__read", {}, { isError: false, text: "hello" })).kind, "plain");
     assert.equal((await guard.check("mcp__tushare__get_latest_price", {}, { isError: true, text: "bad code" })).kind, "plain");
     assert.equal(await failureCount(metrics, "malformed"), 1);
+  });
+});
+
+describe("the data service's seeding note (_meta, outside the signature)", () => {
+  const r = (meta?: Record<string, unknown>): ToolResult => ({ isError: false, text: "", ...(meta ? { meta } : {}) });
+  it("is read when it says seeding with a YYYYMMDD as-of date, and ignored otherwise", () => {
+    const m = { state: "seeding", as_of: "20250107", days_done: 3, days_total: 9, note: "x" };
+    assert.deepEqual(warehouseNoteOf(r({ "twilight/warehouse": m })), {
+      state: "seeding",
+      as_of: "20250107",
+      days_done: 3,
+      days_total: 9,
+    });
+    assert.equal(warehouseNoteOf(r()), undefined);
+    assert.equal(warehouseNoteOf(r({ "twilight/warehouse": { ...m, state: "ready" } })), undefined);
+    assert.equal(warehouseNoteOf(r({ "twilight/warehouse": { ...m, as_of: "<script>" } })), undefined);
   });
 });

@@ -25,9 +25,30 @@ import {
 import type { AgentMetrics } from "./metrics.js";
 import { splitToolName, type ToolResult } from "./tools.js";
 
+/** The data service's `_meta` note while its warehouse is still being seeded: shown to the user, never a figure. */
+export interface WarehouseNote {
+  state: "seeding";
+  as_of: string;
+  days_done?: number;
+  days_total?: number | null;
+}
+
+const WAREHOUSE_META = "twilight/warehouse";
+
+export function warehouseNoteOf(result: ToolResult): WarehouseNote | undefined {
+  const w = result.meta?.[WAREHOUSE_META] as Partial<WarehouseNote> | undefined;
+  if (!w || w.state !== "seeding" || typeof w.as_of !== "string" || !/^\d{8}$/.test(w.as_of)) return undefined;
+  return {
+    state: "seeding",
+    as_of: w.as_of,
+    ...(typeof w.days_done === "number" ? { days_done: w.days_done } : {}),
+    ...(typeof w.days_total === "number" || w.days_total === null ? { days_total: w.days_total } : {}),
+  };
+}
+
 export type CheckedResult =
   | { kind: "plain"; text: string; isError: boolean }
-  | { kind: "verified"; envelope: CiteEnvelope }
+  | { kind: "verified"; envelope: CiteEnvelope; warehouse?: WarehouseNote }
   | { kind: "refused"; reason: CiteFailureReason; message: string };
 
 export interface CiteGuardOptions {
@@ -157,7 +178,10 @@ export class CiteGuard {
       expect,
       ...(this.opts.now ? { now: this.opts.now } : {}),
     });
-    if (r.ok) return { kind: "verified", envelope: r.envelope };
+    if (r.ok) {
+      const warehouse = warehouseNoteOf(result);
+      return { kind: "verified", envelope: r.envelope, ...(warehouse ? { warehouse } : {}) };
+    }
     return this.refuse(tool, r.reason, r.message, envelope);
   }
 

@@ -149,7 +149,8 @@ export class McpConnection {
           .filter((c): c is { type: "text"; text: string } => c?.type === "text" && typeof c.text === "string")
           .map((c) => c.text)
           .join("\n");
-        return { isError: r.isError === true, text, structured: r.structuredContent };
+        const meta = r._meta && typeof r._meta === "object" ? (r._meta as Record<string, unknown>) : undefined;
+        return { isError: r.isError === true, text, structured: r.structuredContent, ...(meta ? { meta } : {}) };
       } catch (e) {
         if (loadedMcpError && e instanceof loadedMcpError && REQUEST_ERRORS.has(e.code))
           return { isError: true, text: e.message };

@@ -16,6 +16,8 @@ export interface ToolResult {
   text: string;
   /** `structuredContent` when the server sent one. */
   structured?: unknown;
+  /** The result's `_meta`, when the server sent one (never trusted for figures: it is outside the signature). */
+  meta?: Record<string, unknown>;
 }
 
 export interface ToolSource {

@@ -16,6 +16,24 @@ function fmt2(n: number): string {
 const signed = (n: number, d = 2) => `${n > 0 ? "+" : ""}${n.toFixed(d)}`;
 const isoDate = (d: string) => (/^\d{8}$/.test(d) ? `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6, 8)}` : d);
 
+/** What the data service says while its warehouse is still being seeded. */
+export interface SeedingNote {
+  state: "seeding";
+  as_of: string;
+  days_done?: number;
+  days_total?: number | null;
+}
+
+/** A sentence after an answer given while the warehouse fills: newer data than its as-of date may still be missing. */
+export function seedingNote(w: SeedingNote | undefined, lang: Lang): string {
+  if (w?.state !== "seeding") return "";
+  const n =
+    typeof w.days_done === "number" && typeof w.days_total === "number" ? { done: w.days_done, total: w.days_total } : undefined;
+  if (lang === "zh")
+    return `\n（注意：数据仓库仍在初始导入中${n ? `（已导入 ${n.done}/${n.total} 个交易日）` : ""}，以上数据截至 ${isoDate(w.as_of)}，更新的数据可能尚未到位。）`;
+  return `\n(Note: the market-data warehouse is still being filled${n ? ` (${n.done} of ${n.total} trading days in)` : ""}; this is as of ${isoDate(w.as_of)} and newer data may not be there yet.)`;
+}
+
 function label(code: string, name: string | undefined): string {
   return name ? `${name} (${code})` : code;
 }

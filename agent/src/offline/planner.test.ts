@@ -123,6 +123,20 @@ describe("offline planner (a deterministic stand-in, not an LLM)", () => {
     assert.match(s2.content ?? "", /no trading on 2026-01-01/);
   });
 
+  it("says the as-of date and that the warehouse is still filling when the data service is seeding", () => {
+    const m = [sys, user("latest price of 600519")];
+    const s1 = plan(m, TOOLS);
+    const seeding = { state: "seeding", as_of: "20250107", days_done: 12, days_total: 480 };
+    const s2 = plan(withResults(m, s1.toolCalls, [{ ref: 1, data: BAR, warehouse: seeding }]), TOOLS);
+    assert.match(s2.content ?? "", /closed at 1,377\.18 CNY/);
+    assert.match(s2.content ?? "", /still being filled \(12 of 480 trading days in\); this is as of 2025-01-07/);
+    const zh = [sys, user("600519 最新价格")];
+    const z2 = plan(withResults(zh, plan(zh, TOOLS).toolCalls, [{ ref: 1, data: BAR, warehouse: seeding }]), TOOLS);
+    assert.match(z2.content ?? "", /仍在初始导入中（已导入 12\/480 个交易日），以上数据截至 2025-01-07/);
+    const ready = plan(withResults(m, s1.toolCalls, [{ ref: 1, data: BAR }]), TOOLS);
+    assert.doesNotMatch(ready.content ?? "", /still being filled/);
+  });
+
   it("answers without tools when none are offered, and streams its answer in pieces", async () => {
     const pieces: string[] = [];
     const s = await new OfflinePlanner().step({

@@ -10,7 +10,7 @@
 import { type DailyBar, type Fundamentals, TOOLS } from "@twilight/core";
 import type { ChatMessage, ChatModel, ModelStep, ModelStepRequest, ToolCall } from "../model/types.js";
 import type { ToolSpec } from "../tools.js";
-import { type Cited, fundamentalsAnswer, HELP, priceAnswer, text } from "./answer.js";
+import { type Cited, fundamentalsAnswer, HELP, priceAnswer, type SeedingNote, seedingNote, text } from "./answer.js";
 import { type Intent, nameOf, parseRequest } from "./intent.js";
 
 export const OFFLINE_MODEL_ID = "twilight-offline";
@@ -18,6 +18,8 @@ export const OFFLINE_MODEL_ID = "twilight-offline";
 /** What the runtime puts in a tool message (see agent.ts toolMessageContent). */
 interface ToolPayload {
   ref?: number;
+  /** Present while the data service's warehouse is still being seeded. */
+  warehouse?: SeedingNote;
   data?: unknown;
   error?: string;
   reason?: string;
@@ -182,9 +184,11 @@ export function plan(messages: ChatMessage[], tools: ToolSpec[]): ModelStep {
     }
     if (r.tool.endsWith(`__${TOOLS.latestPrice}`)) {
       const asked = typeof r.args.as_of === "string" ? r.args.as_of : undefined;
-      parts.push(priceAnswer(r.p as Cited<DailyBar>, intent.name, intent.lang, asked));
+      parts.push(priceAnswer(r.p as Cited<DailyBar>, intent.name, intent.lang, asked) + seedingNote(r.p.warehouse, intent.lang));
     } else if (r.tool.endsWith(`__${TOOLS.fundamentals}`))
-      parts.push(fundamentalsAnswer(r.p as Cited<Fundamentals>, intent.name, intent.lang));
+      parts.push(
+        fundamentalsAnswer(r.p as Cited<Fundamentals>, intent.name, intent.lang) + seedingNote(r.p.warehouse, intent.lang),
+      );
   }
   return answer(parts.join("\n\n") || HELP[intent.lang]);
 }

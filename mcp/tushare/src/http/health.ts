@@ -5,7 +5,7 @@ import type { Clock } from "../clock.js";
 import { addDays } from "../clock.js";
 import type { Metrics } from "../metrics.js";
 import { dueDate, openDaysBehind } from "../scheduler/plan.js";
-import type { Scheduler, SchedulerStatus } from "../scheduler/scheduler.js";
+import type { Scheduler, SchedulerStatus, SeedingStatus } from "../scheduler/scheduler.js";
 import { TOOL_NAMES } from "../tools.js";
 import type { Warehouse } from "../warehouse/db.js";
 import { openDays, stats } from "../warehouse/read.js";
@@ -30,7 +30,15 @@ export interface Health {
   daily: { newest_trade_date: string | null; rows: number; stocks: number };
   data_lag: { expected_trade_date: string | null; open_days_behind: number | null };
   scheduler: (SchedulerStatus & { enabled: true }) | { enabled: false; state: "disabled" };
+  /** The first backfill: answers given while `seeding` come from a warehouse still filling (as of `as_of`). */
+  seeding: SeedingStatus & { as_of: string | null };
   tokens?: TokenStatus;
+}
+
+/** The warehouse's readiness as the tools and /health report it (a disabled scheduler never seeds: ready). */
+export function seedingOf(scheduler: Scheduler | undefined, newestDaily: string | null): Health["seeding"] {
+  const s: SeedingStatus = scheduler?.seeding() ?? { state: "ready", days_done: 0, days_total: 0 };
+  return { ...s, as_of: newestDaily };
 }
 
 export async function health(d: HealthDeps): Promise<Health> {
@@ -57,8 +65,12 @@ export async function health(d: HealthDeps): Promise<Health> {
   if (s.trade_cal_refreshed_at) d.metrics.calRefreshed.set(Date.parse(s.trade_cal_refreshed_at) / 1000);
   const failing = sched.enabled && sched.consecutive_failures > 0;
   const tokens = d.tokenStatus?.();
+  const seeding = seedingOf(d.scheduler, s.newest_daily);
   return {
-    status: failing || behind === null || behind > 1 || !sched.enabled || tokens?.ok === false ? "degraded" : "ok",
+    status:
+      failing || behind === null || behind > 1 || !sched.enabled || tokens?.ok === false || seeding.state === "seeding"
+        ? "degraded"
+        : "ok",
     service: "mcp-tushare",
     now: new Date(now).toISOString(),
     tools: { count: TOOL_NAMES.length, names: [...TOOL_NAMES] },
@@ -66,6 +78,7 @@ export async function health(d: HealthDeps): Promise<Health> {
     daily: { newest_trade_date: s.newest_daily, rows: s.daily_rows, stocks: s.stocks },
     data_lag: { expected_trade_date: expected, open_days_behind: behind },
     scheduler: sched,
+    seeding,
     ...(tokens ? { tokens } : {}),
   };
 }

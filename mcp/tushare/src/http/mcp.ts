@@ -22,6 +22,7 @@ import { z } from "zod";
 import { type Clock, shanghaiParts } from "../clock.js";
 import type { Metrics } from "../metrics.js";
 import type { RequestLog } from "../requestLog.js";
+import type { Scheduler } from "../scheduler/scheduler.js";
 import { answerTool, TOOL_DESCRIPTIONS, TOOL_INPUTS, TOOL_NAMES, type ToolName } from "../tools.js";
 import type { Warehouse } from "../warehouse/db.js";
 
@@ -38,7 +39,12 @@ export interface McpDeps {
   clock: Clock;
   /** Maps a bearer token to the calling profile, or undefined. */
   identify: (token: string | undefined) => string | undefined;
+  /** While its first backfill runs, every answer says the warehouse is still filling. */
+  scheduler?: Scheduler | undefined;
 }
+
+/** `_meta` key of the warehouse's state on a tool result given while seeding (informational, outside the signature). */
+export const WAREHOUSE_META = "twilight/warehouse";
 
 interface PendingCall {
   tool: string;
@@ -104,6 +110,19 @@ async function callTool(deps: McpDeps, c: { name: ToolName; args: unknown; profi
       deps.signingKey(),
     );
     done(true, null);
+    const seeding = deps.scheduler?.seeding();
+    if (seeding?.state === "seeding") {
+      const of = seeding.days_total === null ? "" : ` (${seeding.days_done} of ${seeding.days_total} days in)`;
+      const note = `the warehouse is still being seeded${of}; this answer is as of ${a.as_of} and newer data may be missing`;
+      return {
+        content: [
+          { type: "text" as const, text: JSON.stringify(env) },
+          { type: "text" as const, text: `note: ${note}` },
+        ],
+        structuredContent: env as unknown as Record<string, unknown>,
+        _meta: { [WAREHOUSE_META]: { ...seeding, as_of: a.as_of, note } },
+      };
+    }
     return {
       content: [{ type: "text" as const, text: JSON.stringify(env) }],
       structuredContent: env as unknown as Record<string, unknown>,

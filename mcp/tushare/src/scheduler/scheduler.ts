@@ -38,6 +38,16 @@ export interface SchedulerOptions {
 
 export type SchedulerState = "idle" | "running" | "stopped";
 
+/**
+ * The warehouse's first backfill: `seeding` until a run has completed the daily step once (then `ready` for good);
+ * while seeding, how many of the days planned so far are in.
+ */
+export interface SeedingStatus {
+  state: "seeding" | "ready";
+  days_done: number;
+  days_total: number | null;
+}
+
 export interface SchedulerStatus {
   state: SchedulerState;
   source: string;
@@ -56,6 +66,9 @@ export class Scheduler {
   private last: RunRow | null = null;
   private lastSuccessAt: string | null = null;
   private failures = 0;
+  private seeded = false;
+  private seedDone = 0;
+  private seedTotal: number | null = null;
 
   constructor(private readonly o: SchedulerOptions) {}
 
@@ -68,7 +81,14 @@ export class Scheduler {
     this.lastSuccessAt = runs.find((r) => r.status === "ok")?.started_at ?? null;
     this.failures = runs.findIndex((r) => r.status === "ok");
     if (this.failures < 0) this.failures = runs.length;
+    this.seeded = runs.some((r) => dailyCompleted(r));
     this.state = "idle";
+  }
+
+  seeding(): SeedingStatus {
+    return this.seeded
+      ? { state: "ready", days_done: 0, days_total: 0 }
+      : { state: "seeding", days_done: this.seedDone, days_total: this.seedTotal };
   }
 
   start(): void {
@@ -158,7 +178,12 @@ export class Scheduler {
       checkpoint: () => {
         if (this.stopping) throw new Unavailable("the scheduler is stopping");
       },
+      onPlan: (days) => {
+        if (this.seeded) return;
+        this.seedTotal = this.seedDone + days;
+      },
       onDay: (d, rows) => {
+        if (!this.seeded) this.seedDone++;
         counts.daily_days++;
         counts.daily_rows += rows;
         ctxLog.debug({ trade_date: d, rows }, "daily day committed");
@@ -170,8 +195,10 @@ export class Scheduler {
       try {
         if (step === "trade_cal") counts.trade_cal_rows = await refreshTradeCal(ctx);
         else if (step === "stock_basic") counts.stock_rows = await refreshStockBasic(ctx);
-        else if (step === "daily") await backfillDaily(ctx);
-        else counts.fundamentals_rows = await backfillFundamentals(ctx, o.recheckDays ?? 7);
+        else if (step === "daily") {
+          await backfillDaily(ctx);
+          this.seeded = true;
+        } else counts.fundamentals_rows = await backfillFundamentals(ctx, o.recheckDays ?? 7);
       } catch (e) {
         errors.push(`${step}: ${(e as Error).message}`);
         ctx.log.error({ err: e, step }, "scheduler step failed");
@@ -235,4 +262,11 @@ export class Scheduler {
       next_due_at: next,
     };
   }
+}
+
+/** A run that got through its daily step (an ok run, or a failed one whose error names another step). */
+function dailyCompleted(r: RunRow): boolean {
+  if (!r.steps.split(",").includes("daily")) return false;
+  if (r.status === "ok") return true;
+  return r.status === "failed" && r.finished_at !== null && !(r.error ?? "").includes("daily:");
 }

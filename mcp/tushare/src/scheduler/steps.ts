@@ -23,6 +23,8 @@ export interface StepContext {
   /** Throws when the run should stop between days (service shutting down). */
   checkpoint: () => void;
   onDay?: (tradeDate: string, rows: number) => void;
+  /** How many trading days the daily backfill is about to fetch (its progress is then counted by onDay). */
+  onPlan?: (days: number) => void;
 }
 
 const NUMERIC_DAILY = ["open", "high", "low", "close", "pre_close", "change", "pct_chg", "vol", "amount"] as const;
@@ -74,6 +76,7 @@ export async function backfillDaily(ctx: StepContext): Promise<{ days: number; r
   const days = await openDays(ctx.wh, ctx.exchange, ctx.windowStart, ctx.due);
   const loaded = await loadedPairs(ctx.wh, ctx.windowStart, ctx.due);
   const plan = planDaily({ openDays: days, watch: ctx.watch, loaded });
+  ctx.onPlan?.(plan.days.length);
   if (plan.days.length === 0) return { days: 0, rows: 0 };
   const byDay = new Map<string, DailyBar[]>();
   for (const f of plan.fetches) {
