@@ -97,13 +97,15 @@ export function profileCommands(program: Command, client: Client): void {
     .alias("ls")
     .description("show all profiles with their workload, port, uptime, CPU and memory")
     .option("--no-stats", "skip the CPU/memory sample (faster)")
+    .option("--names", "only the names, one a line (for scripts and shell completion)")
     .addHelpText(
       "after",
-      "\nExamples:\n  hermes-admin list\n  hermes-admin list --json | jq '.profiles[] | select(.status != \"running\")'",
+      "\nExamples:\n  hermes-admin list\n  hermes-admin list --names\n  hermes-admin list --json | jq '.profiles[] | select(.status != \"running\")'",
     )
     .action(
-      action(async (o: { stats: boolean }, cmd: Command) => {
-        const r = await client().call(ROUTES.listProfiles, { query: o.stats ? { stats: "1" } : {} });
+      action(async (o: { stats: boolean; names?: boolean }, cmd: Command) => {
+        const r = await client().call(ROUTES.listProfiles, { query: o.stats && !o.names ? { stats: "1" } : {} });
+        if (o.names) return void process.stdout.write(r.profiles.map((p) => `${p.name}\n`).join(""));
         if (cmd.optsWithGlobals<GlobalOpts>().json) return void printJson(r);
         if (r.profiles.length === 0)
           return void process.stdout.write("no profiles (create one: hermes-admin spawn <name> --tier prefab)\n");
@@ -191,22 +193,27 @@ export function profileCommands(program: Command, client: Client): void {
         const names = name ? [name] : (await c.call(ROUTES.listProfiles, {})).profiles.map((p) => p.name);
         const results = await Promise.all(names.map((n) => c.call(ROUTES.profileHealth, { params: { name: n } })));
         const { sandbox } = await c.call(ROUTES.daemonHealth, {});
-        if (cmd.optsWithGlobals<GlobalOpts>().json) printJson({ profiles: results, sandbox });
+        const platform = await platformRows(c);
+        if (cmd.optsWithGlobals<GlobalOpts>().json) printJson({ profiles: results, platform, sandbox });
         else
           process.stdout.write(
             `${sandbox}\n` +
               `${table(
                 ["NAME", "TIER", "STATUS", "HEALTH", "LATENCY", "DETAIL"],
-                results.map((h) => [
-                  h.name,
-                  h.tier,
-                  h.status,
-                  h.healthy ? "ok" : "FAIL",
-                  `${h.probe.latencyMs}ms`,
-                  h.probe.error ?? h.last_error,
-                ]),
+                [
+                  ...results.map((h) => [
+                    h.name,
+                    h.tier,
+                    h.status,
+                    h.healthy ? "ok" : "FAIL",
+                    `${h.probe.latencyMs}ms`,
+                    h.probe.error ?? h.last_error,
+                  ]),
+                  ...platform.map((p) => [p.name, "platform", p.status, p.health, "", p.detail]),
+                ],
               )}\n`,
           );
+        // the exit code is the profiles' (a fleet may run without its data service); `doctor` judges the platform
         return results.every((h) => h.healthy) ? EXIT.ok : EXIT.checkFailed;
       }),
     );
@@ -265,6 +272,32 @@ export function profileCommands(program: Command, client: Client): void {
         if (json)
           printJson({ profile: name, argv, exit, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
         return exit;
+      }),
+    );
+
+  program
+    .command("ask")
+    .description("ask a running profile a question through its own API, as its user would (model, data service, cites)")
+    .argument("<name>")
+    .argument("<question...>", "the question (quote it, or put it after --)")
+    .option("--session <id>", "continue this conversation (the session id a previous ask printed)")
+    .addHelpText(
+      "after",
+      '\nExamples:\n  hermes-admin ask test-basic-1 "latest price of 600519"\n  hermes-admin ask test-basic-1 --session <id> "and its 2024 ROE?"\n  hermes-admin ask test-basic-1 --json -- 600519 最新价格',
+    )
+    .action(
+      action(async (name: string, words: string[], o: { session?: string }, cmd: Command) => {
+        const json = cmd.optsWithGlobals<GlobalOpts>().json;
+        if (!json) process.stderr.write(`asking ${name}...\n`);
+        const a = await client().call(ROUTES.askProfile, {
+          params: { name },
+          body: { question: words.join(" "), ...(o.session ? { session_id: o.session } : {}) },
+        });
+        if (json) return void printJson(a);
+        process.stdout.write(`${a.answer}\n`);
+        process.stderr.write(
+          `\n(${a.citations.length} verified cite${a.citations.length === 1 ? "" : "s"}, model ${a.model}, ${a.ms} ms; continue with --session ${a.session_id})\n`,
+        );
       }),
     );
 
@@ -345,4 +378,47 @@ export function profileCommands(program: Command, client: Client): void {
         );
       }),
     );
+}
+
+interface PlatformRow {
+  name: "data-service" | "model-gateway";
+  status: string;
+  /** ok, seeding, FAIL (the data service every profile needs), off (a gateway that is not running: maybe unused). */
+  health: "ok" | "seeding" | "FAIL" | "off";
+  detail: string;
+}
+
+/** The platform services beside the profiles in `health` (the data service is needed; the gateway when used). */
+async function platformRows(c: FleetClient): Promise<PlatformRow[]> {
+  const rows: PlatformRow[] = [];
+  try {
+    const m = await c.call(ROUTES.mcpStatus, {});
+    const s = m.health?.seeding;
+    rows.push({
+      name: "data-service",
+      status: m.running ? "running" : m.exists ? "stopped" : "absent",
+      health: !m.running || !m.health?.ok ? "FAIL" : s?.state === "seeding" ? "seeding" : "ok",
+      detail: !m.running
+        ? "fix: hermes-admin up"
+        : !m.health?.ok
+          ? (m.health?.error ?? `health ${m.health?.httpStatus ?? "?"}`)
+          : s?.state === "seeding"
+            ? `${s.days_done} of ${s.days_total ?? "?"} days, data as of ${s.as_of ?? "-"}`
+            : `${m.url}${m.health.open_days_behind ? `, ${m.health.open_days_behind} open days behind` : ""}`,
+    });
+  } catch (e) {
+    rows.push({ name: "data-service", status: "unknown", health: "FAIL", detail: (e as Error).message });
+  }
+  try {
+    const g = await c.call(ROUTES.gatewayStatus, {});
+    rows.push({
+      name: "model-gateway",
+      status: g.running ? "running" : "stopped",
+      health: !g.running ? "off" : g.health?.ok ? "ok" : "FAIL",
+      detail: g.running ? `${g.url}, ${g.keys} keys` : "not running (needed when profiles use a custom model): hermes-admin up",
+    });
+  } catch (e) {
+    rows.push({ name: "model-gateway", status: "unknown", health: "FAIL", detail: (e as Error).message });
+  }
+  return rows;
 }

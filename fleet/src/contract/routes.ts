@@ -238,6 +238,17 @@ export const ROUTES = {
     response: S.ExecFrame,
     tag: "profiles",
   }),
+  askProfile: route({
+    method: "POST",
+    path: "/v1/profiles/:name/ask",
+    summary: "Ask a running profile a question through its own API, as its user would (the operator's smoke test)",
+    auth: "admin",
+    kind: "json",
+    params: NameParam,
+    body: S.AskRequest,
+    response: S.AskResult,
+    tag: "profiles",
+  }),
   profileUnit: route({
     method: "GET",
     path: "/v1/profiles/:name/unit",

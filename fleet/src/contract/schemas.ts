@@ -70,7 +70,20 @@ export const Connection = z.object({
   session_header: z.string(),
   direct_port: z.number().int(),
 });
-export const SpawnResult = z.object({ created: z.boolean(), profile: ProfileView, connection: Connection });
+export const DependencyWarning = z.object({
+  service: z.enum(["data-service", "model-gateway"]),
+  message: z.string(),
+  hint: z.string().describe("the command that fixes it"),
+});
+export const SpawnResult = z.object({
+  created: z.boolean(),
+  profile: ProfileView,
+  connection: Connection,
+  warnings: z
+    .array(DependencyWarning)
+    .optional()
+    .describe("platform services the profile depends on that are down now (the profile was still created)"),
+});
 
 export const MigrateRequest = z.strictObject({
   to: Tier,
@@ -129,6 +142,31 @@ export const LogsQuery = z.object({
 export const ExecRequest = z.strictObject({ argv: z.array(z.string()).min(1).max(256) });
 /** One NDJSON line of an exec stream: output frames (base64), then the exit code. */
 export const ExecFrame = z.union([z.object({ s: z.enum(["o", "e"]), d: z.string() }), z.object({ exit: z.number().int() })]);
+
+export const AskRequest = z.strictObject({
+  question: z.string().min(1).max(4000),
+  session_id: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,128}$/)
+    .optional()
+    .describe("continue this conversation"),
+});
+export const AskResult = z.object({
+  profile: z.string(),
+  session_id: z.string(),
+  answer: z.string().describe("the profile's answer, with its verified sources section"),
+  citations: z.array(
+    z.object({
+      ref: z.number().int(),
+      source: z.string(),
+      api: z.string(),
+      as_of: z.string(),
+      request_id: z.string(),
+    }),
+  ),
+  model: z.string(),
+  ms: z.number(),
+});
 
 export const EventsQuery = z.object({
   profile: z.string().max(64).optional(),

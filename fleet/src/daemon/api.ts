@@ -8,8 +8,9 @@ import type { ProfileAccess } from "../service/access.js";
 import type { Migrator } from "../service/migrate.js";
 import type { ProfileService } from "../service/profiles.js";
 import { audit } from "../workload/audit.js";
-import type { FleetContext } from "../workload/context.js";
+import type { FleetContext, Progress } from "../workload/context.js";
 import type { DAY2_ROUTES } from "./day2-api.js";
+import type { DependencyWarning } from "./dependencies.js";
 import type { FrontDoor } from "./frontdoor.js";
 import type { Handlers } from "./mount.js";
 import type { ProvisionKeys } from "./provision-keys.js";
@@ -34,6 +35,19 @@ export interface ApiDeps {
   }>;
   /** What the prefab sandbox enforces on this host (cgroups or rlimits only). */
   sandbox: string;
+  /** Platform services a profile depends on that are down now (spawn and start warn; they never fail for it). */
+  dependencies?: () => Promise<DependencyWarning[]>;
+}
+
+/** Each warning as a progress line (the CLI prints it; `--json` callers also get `warnings` where the result has it). */
+async function warnDependencies(d: ApiDeps, progress: Progress): Promise<DependencyWarning[]> {
+  const warnings =
+    (await d.dependencies?.().catch((e: Error) => {
+      d.log.warn({ err: e.message }, "could not check the platform services");
+      return [];
+    })) ?? [];
+  for (const w of warnings) progress("warning", { service: w.service, message: w.message, fix: w.hint });
+  return warnings;
 }
 
 /** Time a spawn/start and record it (`twilight_profile_spawn_duration_seconds`). */
@@ -139,7 +153,13 @@ export function profileHandlers(d: ApiDeps): ProfileHandlers {
               progress,
             ),
         );
-        return { created: out.created, profile: view(out.profile), connection: connectionInfo(out.profile, d.publicUrl()) };
+        const warnings = await warnDependencies(d, progress);
+        return {
+          created: out.created,
+          profile: view(out.profile),
+          connection: connectionInfo(out.profile, d.publicUrl()),
+          ...(warnings.length ? { warnings } : {}),
+        };
       },
       status: (r) => (r.created ? 201 : 200),
     },
@@ -153,6 +173,7 @@ export function profileHandlers(d: ApiDeps): ProfileHandlers {
           return d.profiles.start(params.name, actor, progress);
         },
       );
+      await warnDependencies(d, progress);
       return view(row);
     },
     stopProfile: async ({ params, actor, progress }) => view(await d.profiles.stop(params.name, actor, progress)),
@@ -216,6 +237,7 @@ export function profileHandlers(d: ApiDeps): ProfileHandlers {
       const code = await run({ onStdout: frame("o"), onStderr: frame("e"), signal: ac.signal });
       res.end(`${JSON.stringify({ exit: code })}\n`);
     },
+    askProfile: async ({ params, body, actor }) => d.access.ask(params.name, body, actor),
     profileUnit: async ({ res, params }) => {
       const unit = await d.access.unit(params.name);
       res.writeHead(200, { "content-type": "text/plain; charset=utf-8" });

@@ -11,6 +11,7 @@ import { cleanupContainers, orphanReport } from "../runtime/docker-cleanup.js";
 import { audit } from "../workload/audit.js";
 import type { FleetContext } from "../workload/context.js";
 import { specOf } from "../workload/workloads.js";
+import { type DependencyWarning, dependencyWarnings } from "./dependencies.js";
 import { daemonDoctor } from "./doctor.js";
 import type { Handlers } from "./mount.js";
 
@@ -40,6 +41,32 @@ export type PlatformHandlers = Pick<
   | "doctor"
 >;
 
+/** The shared data service of this fleet (its container on the given engine). */
+export function mcpServiceOf(ctx: FleetContext, docker: DockerDriver): McpService {
+  return new McpService({
+    docker: docker.docker,
+    name: ctx.cfg.mcp.container,
+    hostPort: ctx.cfg.mcp.hostPort,
+    dataDir: ctx.cfg.mcp.dataDir,
+    socketDir: ctx.cfg.mcp.socketDir,
+    user: { uid: ctx.cfg.mcp.uid, gid: ctx.cfg.mcp.uid },
+  });
+}
+
+/**
+ * What the platform services a profile depends on look like now, as warnings (see dependencies.ts): the data service
+ * always; the model gateway when profiles reach their model through it.
+ */
+export async function platformWarnings(d: Pick<PlatformDeps, "ctx" | "docker" | "gateway">): Promise<DependencyWarning[]> {
+  const why = (e: unknown) => ({ error: (e as Error).message });
+  const mcp = d.docker
+    ? await mcpServiceOf(d.ctx, d.docker).status().catch(why)
+    : { error: "Docker Engine is not available to the fleet daemon" };
+  const m = d.ctx.cfg.model;
+  const gateway = m.provider === "custom" && m.route === "gateway" ? await d.gateway.status().catch(why) : undefined;
+  return dependencyWarnings({ mcp, ...(gateway ? { gateway } : {}) });
+}
+
 export function platformHandlers(d: PlatformDeps): PlatformHandlers {
   const engine = () => {
     if (!d.docker)
@@ -48,15 +75,7 @@ export function platformHandlers(d: PlatformDeps): PlatformHandlers {
       });
     return d.docker;
   };
-  const mcp = () =>
-    new McpService({
-      docker: engine().docker,
-      name: d.ctx.cfg.mcp.container,
-      hostPort: d.ctx.cfg.mcp.hostPort,
-      dataDir: d.ctx.cfg.mcp.dataDir,
-      socketDir: d.ctx.cfg.mcp.socketDir,
-      user: { uid: d.ctx.cfg.mcp.uid, gid: d.ctx.cfg.mcp.uid },
-    });
+  const mcp = () => mcpServiceOf(d.ctx, engine());
   /** Pin the data service's current key set into every (layout-2) profile; returns how many were pinned. */
   const repin = async () => {
     const published = await readPublishedKeys(d.ctx.cfg.mcp.dataDir, d.ctx.cfg.mcp.uid);

@@ -36,7 +36,7 @@ import { day2Handlers } from "./day2-api.js";
 import { FrontDoor } from "./frontdoor.js";
 import { type Authenticator, mountRoutes } from "./mount.js";
 import { prometheusPaths, startObserver } from "./observe.js";
-import { platformHandlers } from "./platform-api.js";
+import { platformHandlers, platformWarnings } from "./platform-api.js";
 import { ProvisionKeys } from "./provision-keys.js";
 import { installSkills } from "./skills.js";
 import { Dashboard } from "./ui.js";
@@ -175,6 +175,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
         publicUrl: () => cfg.api.publicUrl ?? url,
         version: await projectVersion(),
         sandbox: sandboxLine,
+        dependencies: () => platformWarnings({ ctx, docker, gateway }),
         provisionKeys,
         fleetText: observer.fleetText,
         prometheus: async (fleetAddress) => {

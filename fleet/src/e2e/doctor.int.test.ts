@@ -89,6 +89,26 @@ describe("hermes-admin doctor catches each failure it lists", { timeout: 600_000
     assert.match(text, /\d+ pass, \d+ warn, \d+ fail \(exit 8\)/);
   });
 
+  test("spawn and start warn (exit 0) when the data service is down, naming the command that fixes it", () => {
+    const name = `doc-warn-${TAG}`;
+    const s = h.cli(["spawn", name, "--tier", "prefab", "--json"]);
+    assert.equal(s.code, 0, s.stderr);
+    const out = JSON.parse(s.stdout) as {
+      created: boolean;
+      warnings?: Array<{ service: string; message: string; hint: string }>;
+    };
+    assert.equal(out.created, true, "a down platform service never fails the spawn");
+    assert.equal(out.warnings?.[0]?.service, "data-service", JSON.stringify(out.warnings));
+    assert.match(out.warnings?.[0]?.message ?? "", new RegExp(`${ENV.FLEET_MCP_CONTAINER}\\) is not created`));
+    assert.match(out.warnings?.[0]?.hint ?? "", /hermes-admin up/);
+    assert.equal(h.cli(["stop", name]).code, 0);
+    const started = h.cli(["start", name]);
+    assert.equal(started.code, 0, started.stderr);
+    assert.match(started.stderr, /! warning: the data service \(.*\) is not created; the profile's market-data tools will fail/);
+    assert.match(started.stderr, /fix: hermes-admin up/);
+    assert.equal(h.cli(["rm", name, "--force", "--purge"]).code, 0);
+  });
+
   test("a row stuck in a transient state", () => {
     const name = `doc-stuck-${TAG}`;
     const s = h.cli(["spawn", name, "--tier", "prefab"]);

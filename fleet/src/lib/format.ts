@@ -28,6 +28,10 @@ export function bytes(n: number | null | undefined): string {
 export function progressPrinter(stream: NodeJS.WriteStream = process.stderr) {
   return (p: { step: string; ms: number; [k: string]: unknown }) => {
     const { step, ms, ...rest } = p;
+    if (step === "warning" && typeof rest.message === "string") {
+      stream.write(`  ! warning: ${rest.message}${typeof rest.fix === "string" ? `\n    fix: ${rest.fix}` : ""}\n`);
+      return;
+    }
     const extra = Object.entries(rest)
       .map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`)
       .join(" ");
