@@ -2,6 +2,7 @@
 import { Command } from "commander";
 import { FleetClient } from "../client/client.js";
 import { type FleetConfig, fleetConfig } from "../config.js";
+import { completionCommand } from "./completion.js";
 import { daemonCommands } from "./daemon-commands.js";
 import { day2Commands } from "./day2-commands.js";
 import { doctorCommand } from "./doctor-command.js";
@@ -32,7 +33,7 @@ export async function runCli(argv: string[], e: CliEntry): Promise<void> {
     .showHelpAfterError("(run with --help for usage)")
     .addHelpText(
       "after",
-      `\nExamples:\n  hermes-admin up                                   # start the daemon\n  hermes-admin spawn test-basic-1 --tier prefab     # create and start a profile\n  hermes-admin list\n  hermes-admin exec test-basic-1 -- fetch_price 600519\n  hermes-admin logs test-basic-1 -f\n\nEnvironment: TWILIGHT_OPS_DIR (state, default <repo>/ops), FLEET_DB_URL (sqlite:... or postgres://...),\nFLEET_API_PORT (8700). See README.md.\n\n${EXIT_HELP}`,
+      `\nExamples:\n  hermes-admin up                                   # bring the platform up\n  hermes-admin spawn test-basic-1 --tier prefab     # create and start a profile\n  hermes-admin list\n  hermes-admin exec test-basic-1 -- fetch_price 600519\n  hermes-admin logs test-basic-1 -f\n\nEnvironment: TWILIGHT_OPS_DIR (state, default <repo>/ops), FLEET_DB_URL (sqlite:... or postgres://...),\nFLEET_API_PORT (8700). See README.md.\n\n${EXIT_HELP}`,
     );
 
   profileCommands(program, () => FleetClient.fromConfig(cfg()));
@@ -43,6 +44,7 @@ export async function runCli(argv: string[], e: CliEntry): Promise<void> {
   provisionCommands(program, cfg, () => FleetClient.fromConfig(cfg()), e.entry);
   observeCommands(program, () => FleetClient.fromConfig(cfg()));
   doctorCommand(program, cfg, () => FleetClient.fromConfig(cfg()));
+  completionCommand(program);
   await program.parseAsync(argv).catch((err) => {
     process.exitCode = fail(err, argv.includes("--json"));
   });
