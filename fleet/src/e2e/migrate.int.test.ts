@@ -38,7 +38,7 @@ describe("live migration through the front door", () => {
       FLEET_MCP_URL_CONTAINER: `http://${svc}:9100/mcp`,
       FLEET_PORT_RANGE: "19000-19400",
     });
-    mcp = new McpService({ name: svc, hostPort: port, dataDir: join(h.ops, "mcp") });
+    mcp = new McpService({ name: svc, hostPort: port, dataDir: join(h.ops, "mcp"), socketDir: join(h.ops, "mcp-run") });
     await mcp.up();
     await eventually(
       async () => {
