@@ -5,10 +5,9 @@
  */
 
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { type Logger, TimeoutError, Unavailable } from "@twilight/core";
+import { type Logger, TimeoutError, Unavailable, unixSocketFetch } from "@twilight/core";
 import type { McpServerConfig } from "./profile.js";
 import { qualifyTool, splitToolName, type ToolResult, type ToolSource, type ToolSpec } from "./tools.js";
-import { unixSocketFetch } from "./unix-fetch.js";
 
 /** Pauses before each reconnect attempt of a failed call. */
 const RETRY_DELAYS_MS = [0, 100, 400];

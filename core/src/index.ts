@@ -9,4 +9,5 @@ export * from "./market.js";
 export * from "./names.js";
 export * from "./plans.js";
 export * from "./provision-auth.js";
+export * from "./unix-fetch.js";
 export * from "./validation.js";

@@ -13,10 +13,10 @@ import {
   TimeoutError,
   Unauthorized,
   UpstreamError,
+  unixSocketFetch,
   verifyCite,
 } from "@twilight/core";
 import type { SkillProfile } from "./profile.js";
-import { unixSocketFetch } from "./unix-fetch.js";
 
 export class ToolFailed extends Error {}
 

@@ -1,11 +1,14 @@
 /**
- * A fetch over a unix socket (node:http `socketPath`) for the MCP SDK transport, so the commands reach the data service
- * through the socket the profile is configured with (`mcp_servers.<name>.socket`) and never send the profile token to
- * whatever listens on a loopback TCP port. The same helper as agent/src/unix-fetch.ts (workspaces share only core).
+ * A fetch over a unix socket (node:http `socketPath`), for the MCP SDK transport's `fetch` option (the agent and the
+ * skill's commands). A profile reaches the data service through a socket in a directory the tenant cannot write
+ * (`mcp_servers.<name>.socket`), so no other uid can squat the endpoint and receive the profile's bearer token, as it
+ * could on a loopback TCP port. The URL still gives the path and the Host header. Response bodies stream (SSE works).
  */
 import { request } from "node:http";
 import { Readable } from "node:stream";
-import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
+
+/** The shape of the MCP SDK's `FetchLike` (core does not depend on the SDK). */
+export type UnixFetch = (url: string | URL, init?: RequestInit) => Promise<Response>;
 
 function bodyOf(body: RequestInit["body"]): string | Uint8Array | undefined {
   if (body === undefined || body === null) return undefined;
@@ -15,7 +18,7 @@ function bodyOf(body: RequestInit["body"]): string | Uint8Array | undefined {
   throw new TypeError("unix socket fetch: only string or byte request bodies are supported");
 }
 
-export function unixSocketFetch(socketPath: string): FetchLike {
+export function unixSocketFetch(socketPath: string): UnixFetch {
   return (url, init = {}) =>
     new Promise<Response>((resolve, reject) => {
       const u = new URL(String(url));
