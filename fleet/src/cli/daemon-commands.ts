@@ -83,21 +83,21 @@ export function daemonCommands(program: Command, cfg: () => FleetConfig, entry: 
   program
     .command("up")
     .description(
-      "bring the platform up, each part waited for: Docker Engine check, fleet daemon, images (built if missing or stale), data service (idempotent)",
+      "bring the platform up, each part waited for: Docker Engine check, fleet daemon, images (built if missing or stale), data service, model gateway when it has an upstream (idempotent)",
     )
     .option("--fleet-only", "start only the fleet daemon (no Docker needed; prefab profiles only)")
     .option("--timeout <ms>", "how long to wait for the daemon", "30000")
     .option("--wait-seeded <seconds>", "how long to wait for the data service's first backfill", "120")
     .addHelpText(
       "after",
-      "\nExamples:\n  hermes-admin up && hermes-admin spawn test-basic-1 --tier prefab\n  hermes-admin up --fleet-only     # the daemon alone\n  hermes-admin up --json           # {docker, daemon, images, data_service}",
+      "\nExamples:\n  hermes-admin up && hermes-admin spawn test-basic-1 --tier prefab\n  hermes-admin up --fleet-only     # the daemon alone\n  hermes-admin up --json           # {docker, daemon, images, data_service, gateway}",
     )
     .action(
       action(async (o: { fleetOnly?: boolean; timeout: string; waitSeeded: string }, cmd: Command) => {
         const c = cfg();
         const json = Boolean(cmd.optsWithGlobals<GlobalOpts>().json);
         const say: Say = (l) => process.stderr.write(`${l}\n`);
-        const steps = o.fleetOnly ? 1 : 4;
+        const steps = o.fleetOnly ? 1 : 5;
         let n = 0;
         const step = (what: string) => say(`[${++n}/${steps}] ${what}`);
         const out: Record<string, unknown> = {};
@@ -142,11 +142,32 @@ export function daemonCommands(program: Command, cfg: () => FleetConfig, entry: 
           throw new Unavailable(`the data service ${mcp.name} does not answer`, {
             hint: `docker logs ${mcp.name} --tail 50; hermes-admin doctor`,
           });
+
+        step("model gateway");
+        // started when it has an upstream (profiles on a custom model need it); never configured here: that takes a key
+        let gateway = await client.call(ROUTES.gatewayStatus, {});
+        if (gateway.upstream_configured) {
+          if (!gateway.running) gateway = await client.op(ROUTES.gatewayUp, { body: {} }, progressPrinter());
+          if (!gateway.health?.ok)
+            throw new Unavailable(
+              `the model gateway does not answer${gateway.health?.error ? ` (${gateway.health.error})` : ""}`,
+              {
+                hint: "hermes-admin gateway status; hermes-admin doctor",
+              },
+            );
+          say(`  model gateway running at ${gateway.url} (${gateway.keys} keys)`);
+        } else
+          say(
+            "  model gateway: no upstream configured, not started (profiles on the offline model do not need it; " +
+              "hermes-admin gateway up --upstream-env FILE when they do)",
+          );
+        out.gateway = gateway;
         if (json) printJson(out);
         else
           process.stdout.write(
             `platform up: fleet daemon at ${daemon.url} (dashboard ${daemon.url}/ui/); data service at ${mcp.url}` +
-              `${mcp.health.seeding?.state === "seeding" ? " (still seeding)" : ""}\n`,
+              `${mcp.health.seeding?.state === "seeding" ? " (still seeding)" : ""}` +
+              `${gateway.running ? `; model gateway at ${gateway.url}` : ""}\n`,
           );
         return undefined;
       }),
@@ -155,7 +176,7 @@ export function daemonCommands(program: Command, cfg: () => FleetConfig, entry: 
   program
     .command("down")
     .description("stop the fleet daemon; profiles keep running and are re-adopted by the next `up`")
-    .option("--all", "also stop the platform services (the data service); its data is kept")
+    .option("--all", "also stop the platform services (the data service, the model gateway); their data is kept")
     .addHelpText("after", "\nExamples:\n  hermes-admin down\n  hermes-admin down --all")
     .action(
       action(async (o: { all?: boolean }, cmd: Command) => {
@@ -163,13 +184,17 @@ export function daemonCommands(program: Command, cfg: () => FleetConfig, entry: 
         const json = cmd.optsWithGlobals<GlobalOpts>().json;
         const p = daemonPid(c);
         let mcpStopped: boolean | undefined;
+        let gatewayStopped: boolean | undefined;
         if (o.all) {
           if (!p)
             throw new Unavailable("the data service is stopped through the fleet daemon, which is not running", {
               hint: "hermes-admin up --fleet-only && hermes-admin down --all",
             });
-          mcpStopped = (await FleetClient.fromConfig(c).call(ROUTES.mcpDown, {})).stopped;
+          const fc = FleetClient.fromConfig(c);
+          mcpStopped = (await fc.call(ROUTES.mcpDown, {})).stopped;
           if (!json) process.stdout.write(mcpStopped ? "data service stopped\n" : "data service was not running\n");
+          gatewayStopped = (await fc.call(ROUTES.gatewayDown, {})).stopped;
+          if (!json) process.stdout.write(gatewayStopped ? "model gateway stopped\n" : "model gateway was not running\n");
         }
         if (!p) {
           if (json) printJson({ status: "not running" });
@@ -178,7 +203,11 @@ export function daemonCommands(program: Command, cfg: () => FleetConfig, entry: 
         }
         await stopDaemon(p);
         if (json)
-          printJson({ status: "stopped", pid: p.pid, ...(mcpStopped === undefined ? {} : { data_service_stopped: mcpStopped }) });
+          printJson({
+            status: "stopped",
+            pid: p.pid,
+            ...(mcpStopped === undefined ? {} : { data_service_stopped: mcpStopped, gateway_stopped: gatewayStopped }),
+          });
         else process.stdout.write(`fleet daemon stopped (pid ${p.pid}); profiles keep running\n`);
         return undefined;
       }),

@@ -48,10 +48,11 @@ describe("the README's first hour: up -> spawn -> ask, nothing else", { timeout:
   test("up brings the platform up (daemon, images, data service seeded); spawn; ask answers with a verified cite", () => {
     const up = h.cli(["up"]);
     assert.equal(up.code, 0, `up: ${up.stderr}`);
-    assert.match(up.stderr, /\[1\/4\] Docker Engine/);
-    assert.match(up.stderr, /\[2\/4\] fleet daemon/);
-    assert.match(up.stderr, /\[3\/4\] images/);
-    assert.match(up.stderr, /\[4\/4\] data service/);
+    assert.match(up.stderr, /\[1\/5\] Docker Engine/);
+    assert.match(up.stderr, /\[2\/5\] fleet daemon/);
+    assert.match(up.stderr, /\[3\/5\] images/);
+    assert.match(up.stderr, /\[4\/5\] data service/);
+    assert.match(up.stderr, /\[5\/5\] model gateway\n {2}model gateway: no upstream configured, not started/);
     assert.match(up.stdout, /^platform up: fleet daemon at http:\/\/\S+ \(dashboard http:\/\/\S+\/ui\/\); data service at /);
     assert.doesNotMatch(up.stdout, /still seeding/, "up waits for the first backfill");
 
