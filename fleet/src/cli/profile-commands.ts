@@ -383,8 +383,8 @@ export function profileCommands(program: Command, client: Client): void {
 interface PlatformRow {
   name: "data-service" | "model-gateway";
   status: string;
-  /** ok, seeding, FAIL (the data service every profile needs), off (a gateway that is not running: maybe unused). */
-  health: "ok" | "seeding" | "FAIL" | "off";
+  /** ok, seeding, degraded (answers, data behind), FAIL, off (a gateway that is not running: maybe unused). */
+  health: "ok" | "seeding" | "degraded" | "FAIL" | "off";
   detail: string;
 }
 
@@ -397,14 +397,21 @@ async function platformRows(c: FleetClient): Promise<PlatformRow[]> {
     rows.push({
       name: "data-service",
       status: m.running ? "running" : m.exists ? "stopped" : "absent",
-      health: !m.running || !m.health?.ok ? "FAIL" : s?.state === "seeding" ? "seeding" : "ok",
+      health:
+        !m.running || m.health?.httpStatus !== 200
+          ? "FAIL"
+          : s?.state === "seeding"
+            ? "seeding"
+            : m.health.ok
+              ? "ok"
+              : "degraded",
       detail: !m.running
         ? "fix: hermes-admin up"
-        : !m.health?.ok
-          ? (m.health?.error ?? `health ${m.health?.httpStatus ?? "?"}`)
+        : m.health?.httpStatus !== 200
+          ? (m.health?.error ?? `health HTTP ${m.health?.httpStatus ?? "?"}`)
           : s?.state === "seeding"
-            ? `${s.days_done} of ${s.days_total ?? "?"} days, data as of ${s.as_of ?? "-"}`
-            : `${m.url}${m.health.open_days_behind ? `, ${m.health.open_days_behind} open days behind` : ""}`,
+            ? `seeding: ${s.days_done} of ${s.days_total ?? "?"} days, data as of ${s.as_of ?? "-"}`
+            : `${m.url}${m.health.open_days_behind ? `, data ${m.health.open_days_behind} open days behind (hermes-admin doctor)` : ""}`,
     });
   } catch (e) {
     rows.push({ name: "data-service", status: "unknown", health: "FAIL", detail: (e as Error).message });
