@@ -276,6 +276,28 @@ export function profileCommands(program: Command, client: Client): void {
     );
 
   program
+    .command("rotate-key")
+    .description("give a profile new generated keys; restarts it when it runs (the new values stay in its .env)")
+    .argument("<name>")
+    .option("--model", "its virtual key at the model gateway (the old one is refused within a second)")
+    .option("--api", "the key its user calls it with (API_SERVER_KEY): hand the user the new one")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  hermes-admin rotate-key user-42 --model\n  hermes-admin rotate-key user-42 --model --api --json",
+    )
+    .action(
+      action(async (name: string, o: { model?: boolean; api?: boolean }, cmd: Command) => {
+        const which = [...(o.model ? ["model" as const] : []), ...(o.api ? ["api" as const] : [])];
+        if (!which.length) throw new InputInvalid("say which key to rotate: --model, --api or both");
+        const r = await client().op(ROUTES.rotateSecrets, { params: { name }, body: { which } }, progressPrinter());
+        if (cmd.optsWithGlobals<GlobalOpts>().json) return void printJson(r);
+        process.stdout.write(
+          `rotated ${r.rotated.join(", ")} of ${name}${r.restarted ? " (restarted to read them)" : " (it reads them at its next start)"}\n`,
+        );
+      }),
+    );
+
+  program
     .command("ask")
     .description("ask a running profile a question through its own API, as its user would (model, data service, cites)")
     .argument("<name>")

@@ -96,6 +96,7 @@ describe("admin API contract: daemon answers parse with the CLI's schemas", () =
     await raw("createProvisionKey", { body: { key_id: "contract-billing" } });
     // no data service in this fleet: the profile still answers (saying the data service could not)
     await raw("askProfile", { params: { name: "contract-1" }, body: { question: "price of 600519" } });
+    await raw("rotateSecrets", { params: { name: "contract-1" }, body: { which: ["model", "api"] } });
     await raw("restartProfile", { params: { name: "contract-1" } });
     await raw("stopProfile", { params: { name: "contract-1" } });
     await raw("startProfile", { params: { name: "contract-1" } });

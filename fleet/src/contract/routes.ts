@@ -238,6 +238,17 @@ export const ROUTES = {
     response: S.ExecFrame,
     tag: "profiles",
   }),
+  rotateSecrets: route({
+    method: "POST",
+    path: "/v1/profiles/:name/rotate-key",
+    summary: "Give a profile new generated keys (model gateway key, user API key); restarts it when it runs",
+    auth: "admin",
+    kind: "op",
+    params: NameParam,
+    body: S.RotateRequest,
+    response: S.RotateResult,
+    tag: "profiles",
+  }),
   askProfile: route({
     method: "POST",
     path: "/v1/profiles/:name/ask",

@@ -143,6 +143,17 @@ export const ExecRequest = z.strictObject({ argv: z.array(z.string()).min(1).max
 /** One NDJSON line of an exec stream: output frames (base64), then the exit code. */
 export const ExecFrame = z.union([z.object({ s: z.enum(["o", "e"]), d: z.string() }), z.object({ exit: z.number().int() })]);
 
+export const RotateRequest = z.strictObject({
+  which: z
+    .array(z.enum(["model", "api"]))
+    .min(1)
+    .describe("model: the virtual key at the model gateway (SILICONFLOW_API_KEY); api: the user's key (API_SERVER_KEY)"),
+});
+export const RotateResult = z.object({
+  profile: ProfileView,
+  rotated: z.array(z.string()).describe("the .env keys given new values (the values are never returned)"),
+  restarted: z.boolean(),
+});
 export const AskRequest = z.strictObject({
   question: z.string().min(1).max(4000),
   session_id: z

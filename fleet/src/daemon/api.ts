@@ -238,6 +238,10 @@ export function profileHandlers(d: ApiDeps): ProfileHandlers {
       res.end(`${JSON.stringify({ exit: code })}\n`);
     },
     askProfile: async ({ params, body, actor }) => d.access.ask(params.name, body, actor),
+    rotateSecrets: async ({ params, body, actor, progress }) => {
+      const r = await d.profiles.rotateSecrets(params.name, body.which, actor, progress);
+      return { ...r, profile: view(r.profile) };
+    },
     profileUnit: async ({ res, params }) => {
       const unit = await d.access.unit(params.name);
       res.writeHead(200, { "content-type": "text/plain; charset=utf-8" });

@@ -296,10 +296,79 @@ describe("model gateway through the fleet: virtual keys, limits, streaming, mete
     );
   });
 
+  test("rotate-key --model: the old key is refused within a second, the profile answers with its new one", async () => {
+    const old = vkey("gw-c");
+    const r = h.cliJson<{ rotated: string[]; restarted: boolean }>(["rotate-key", "gw-c", "--model"]);
+    assert.deepEqual(r.rotated, ["SILICONFLOW_API_KEY"]);
+    assert.equal(r.restarted, true);
+    const fresh = vkey("gw-c");
+    assert.notEqual(fresh, old);
+    await eventually(async () => (await direct(old)).status === 401, 5_000, "the old key refused");
+    assert.equal((await direct(fresh)).status, 200);
+    const answer = await viaProfile("gw-c", false);
+    assert.equal(answer.status, 200, answer.text);
+    for (const o of h.outputs) assert.ok(!o.text.includes(fresh), `the new key is in the output of ${o.args.join(" ")}`);
+  });
+
+  test("stop revokes the key (billing stops a profile whose period ended: its key must not spend); start restores it", async () => {
+    const key = vkey("gw-c");
+    assert.equal(h.cli(["stop", "gw-c"]).code, 0);
+    await eventually(async () => (await direct(key)).status === 401, 5_000, "a stopped profile's key refused");
+    assert.equal((await direct(vkey("gw-b"))).status === 401, false, "another profile's key still works");
+    assert.equal(h.cli(["start", "gw-c"]).code, 0);
+    await eventually(async () => (await direct(key)).status === 200, 5_000, "the key works again after start");
+    assert.equal((await viaProfile("gw-c", false)).status, 200);
+  });
+
   test("rm revokes the profile's virtual key: the gateway refuses it", async () => {
     const key = vkey("gw-a");
     assert.equal(h.cli(["rm", "gw-a", "--force"]).code, 0);
     await eventually(async () => (await direct(key)).status === 401, 10_000, "gw-a's key refused");
     assert.equal((await direct(vkey("gw-c"))).status, 200);
+  });
+
+  test("the upstream key rotates without touching a profile: same pids, same .env, answers from the new upstream", async () => {
+    const NEW_KEY = `upstream2-${Math.random().toString(36).slice(2)}XyZ`;
+    const dir = mkdtempSync(join(tmpdir(), "gw-rot-"));
+    writeFileSync(join(dir, "sim.key"), NEW_KEY, { mode: 0o600 });
+    writeFileSync(
+      join(dir, "upstream.env"),
+      `UPSTREAM_BASE_URL=http://127.0.0.1:${SIM_PORT + 1}/v1\nUPSTREAM_API_KEY=${NEW_KEY}\n`,
+      { mode: 0o600 },
+    );
+    const sim2 = spawn(
+      process.execPath,
+      [join(APP_DIR, "gateway/dist/main.js"), "sim", "--port", String(SIM_PORT + 1), "--key-file", join(dir, "sim.key")],
+      { stdio: "ignore" },
+    );
+    try {
+      await eventually(
+        () => fetch(`http://127.0.0.1:${SIM_PORT + 1}/sim/stats`).then((r) => r.ok),
+        15_000,
+        "the second simulator",
+      );
+      const pids = await h.profilePids();
+      const live = ["gw-b", "gw-c"]; // gw-a was removed above
+      const envs = live.map((n) => readFileSync(join((rows.get(n) as Row).profile_path, ".env"), "utf8"));
+      const up = h.cli(["gateway", "up", "--upstream-env", join(dir, "upstream.env"), "--json"]);
+      assert.equal(up.code, 0, up.stderr);
+      const served = async () =>
+        ((await (await fetch(`http://127.0.0.1:${SIM_PORT + 1}/sim/stats`)).json()) as { requests?: number }).requests ?? 0;
+      await eventually(
+        async () => (await direct(vkey("gw-c"))).status === 200 && (await served()) > 0,
+        10_000,
+        "answers from the new upstream",
+      );
+      assert.equal((await viaProfile("gw-c", false)).status, 200);
+      assert.deepEqual(await h.profilePids(), pids, "no profile restarted");
+      assert.deepEqual(
+        live.map((n) => readFileSync(join((rows.get(n) as Row).profile_path, ".env"), "utf8")),
+        envs,
+        "no profile file changed",
+      );
+      for (const o of h.outputs) assert.ok(!o.text.includes(NEW_KEY), `the upstream key in the output of ${o.args.join(" ")}`);
+    } finally {
+      sim2.kill("SIGTERM");
+    }
   });
 });

@@ -10,29 +10,34 @@ import {
   Conflict,
   DomainError,
   InputInvalid,
+  isPlan,
   isTier,
   NotFound,
   Precondition,
+  parseEnv,
+  renderEnv,
   type Tier,
 } from "@twilight/core";
 import { killUid, liveUids } from "../lib/proc.js";
-import { removeFilesOfUid } from "../lib/safe-fs.js";
+import { readNoFollow, removeFilesOfUid, writeNoFollow } from "../lib/safe-fs.js";
 import { MCP_SOCKET_NAME } from "../mcp-service/spec.js";
 import { readFence } from "../profiles/fence.js";
 import {
   archiveProfileDir,
+  FLEET_FILE_MODE,
   listArchives,
   type MaterializeOptions,
   materializeProfile,
   ownersUnder,
   purgeArchive,
+  readProfileEnv,
   removeProfileDir,
 } from "../profiles/layout.js";
 import { PINNED_KEYS_REL } from "../profiles/pinned-keys.js";
 import type { ProfileRow } from "../registry/types.js";
 import type { Supervisor } from "../supervisor/supervisor.js";
 import { modelFor, type RenderInput } from "../template/render.js";
-import { buildSecrets, parseSecretsSchema, secretsFingerprint } from "../template/secrets.js";
+import { buildSecrets, freshSecret, parseSecretsSchema, secretsFingerprint } from "../template/secrets.js";
 import { audit } from "../workload/audit.js";
 import { type FleetContext, type KeyedMutex, noProgress, type Progress } from "../workload/context.js";
 import { handleOf, handlePatch, isRunning, specOf, startWorkload, stopWorkload } from "../workload/workloads.js";
@@ -264,6 +269,7 @@ export class ProfileService {
         return await this.ctx.registry.update(name, { desired_state: "running" });
       }
       await this.ctx.registry.update(name, { desired_state: "running", restart_count: 0 });
+      await this.registerModelKey(row);
       progress("starting", { tier: row.tier });
       // The failure is recorded while exits are still expected, so a late exit event cannot be taken for a crash.
       const out = await this.supervisor.quietly(name, async () => {
@@ -291,6 +297,8 @@ export class ProfileService {
       await this.ctx.registry.update(name, { desired_state: "stopped" });
       progress("stopping", { timeout_ms: this.ctx.cfg.stopTimeoutMs });
       await this.supervisor.quietly(name, () => stopWorkload(this.ctx, row));
+      // a stopped profile spends nothing: its model key (readable by the tenant) is refused until it starts again
+      await this.ctx.modelKeys.revoke(name);
       await this.event(name, actor, "stop", "ok", {});
       return await this.ctx.registry.update(name, { status: "stopped", ...handlePatch(null) });
     });
@@ -304,6 +312,57 @@ export class ProfileService {
       await this.ctx.registry.update(name, { status: "stopped", ...handlePatch(null) });
     });
     return await this.start(name, actor, progress);
+  }
+
+  /**
+   * New values for generated secrets of a profile (`model`: its virtual key at the model gateway; `api`: the key its
+   * user calls it with), written to its `.env` without following a link, registered where they name the profile (the
+   * gateway refuses the old model key within a second), then a restart when it runs so it reads them. The new values
+   * are never returned or logged; the registry's secrets fingerprint follows.
+   */
+  async rotateSecrets(
+    name: string,
+    which: ReadonlyArray<"model" | "api">,
+    actor: string,
+    progress: Progress = noProgress,
+  ): Promise<{ profile: ProfileRow; rotated: string[]; restarted: boolean }> {
+    const KEYS = { model: "SILICONFLOW_API_KEY", api: "API_SERVER_KEY" } as const;
+    const keys = [...new Set(which)].map((w) => KEYS[w]);
+    const rotated = await this.mutex.run(name, async () => {
+      const row = await this.get(name);
+      if (row.status === "migrating")
+        throw new Precondition(`profile ${name} is migrating`, { hint: "wait for the migration to end" });
+      const schema = parseSecretsSchema(
+        JSON.parse(await readFile(join(this.ctx.cfg.templateDir, "secrets.schema.json"), "utf8")),
+      );
+      const fresh = Object.fromEntries(keys.map((k) => [k, freshSecret(schema, k)]));
+      const envPath = join(row.profile_path, ".env");
+      const next = renderEnv(await readNoFollow(envPath, { owners: [0, row.uid], maxBytes: 64 * 1024 }), fresh);
+      await writeNoFollow(row.profile_path, ".env", next, { uid: 0, gid: row.gid, mode: FLEET_FILE_MODE });
+      progress("env", { rotated: keys });
+      if (fresh.SILICONFLOW_API_KEY) {
+        await this.ctx.modelKeys.set(name, isPlan(row.plan) ? row.plan : "basic", fresh.SILICONFLOW_API_KEY);
+        progress("gateway", { previous_key: "revoked" });
+      }
+      const env = parseEnv(next);
+      const secrets = Object.fromEntries(
+        Object.keys(schema.secrets)
+          .filter((k) => env[k] !== undefined)
+          .map((k) => [k, env[k] as string]),
+      );
+      await this.ctx.registry.update(name, { secrets_fingerprint: secretsFingerprint(secrets) });
+      await this.event(name, actor, "rotate-secrets", "ok", { rotated: keys });
+      return { row, running: await isRunning(this.ctx, row) };
+    });
+    let profile = await this.get(name);
+    if (rotated.running) profile = await this.restart(name, actor, progress);
+    return { profile, rotated: keys, restarted: rotated.running };
+  }
+
+  /** Register the profile's model key with the gateway again (start after a stop, which revoked it). */
+  private async registerModelKey(row: ProfileRow): Promise<void> {
+    const key = (await readProfileEnv(row.profile_path, row.uid)).SILICONFLOW_API_KEY;
+    if (key) await this.ctx.modelKeys.set(row.name, isPlan(row.plan) ? row.plan : "basic", key);
   }
 
   /** Remove a profile; its directory is purged, or kept as a root-only archive (returned). */

@@ -153,8 +153,13 @@ export async function reconcileAtStart(
   return r;
 }
 
-/** The gateway's keys.json follows the registry too (profiles spawned before the gateway get their key registered). */
-async function reconcileModelKeys(ctx: FleetContext, rows: ProfileRow[], r: ReconcileReport): Promise<void> {
+/**
+ * The gateway's keys.json follows the registry too: a key for every profile meant to run (profiles spawned before the
+ * gateway get theirs), none for one that is stopped (billing stops a profile whose paid period ended: its key, which
+ * the tenant can read, must not keep spending the operator's upstream) or removed.
+ */
+async function reconcileModelKeys(ctx: FleetContext, all: ProfileRow[], r: ReconcileReport): Promise<void> {
+  const rows = all.filter((x) => x.desired_state !== "stopped");
   const names = new Set(rows.map((x) => x.name));
   const registered = new Set(await ctx.modelKeys.profiles());
   for (const p of registered)

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { APP_DIR } from "../config.js";
-import { buildSecrets, parseSecretsSchema, randomString, secretsFingerprint } from "./secrets.js";
+import { buildSecrets, freshSecret, generatedFormat, parseSecretsSchema, randomString, secretsFingerprint } from "./secrets.js";
 
 const schema = parseSecretsSchema(
   JSON.parse(readFileSync(join(APP_DIR, "profile/template-stock-research-pro/secrets.schema.json"), "utf8")),
@@ -55,4 +55,16 @@ test("the fingerprint changes with any value and does not contain it", () => {
   assert.match(f, /^[0-9a-f]{64}$/);
   assert.notEqual(f, secretsFingerprint({ ...s, B: "y" }));
   assert.ok(!f.includes("secret-value-1"));
+});
+
+test("rotation: a fresh value has the generated format and differs; a supplied secret cannot be rotated", () => {
+  for (const key of ["SILICONFLOW_API_KEY", "API_SERVER_KEY"]) {
+    const spec = schema.secrets[key];
+    assert.ok(spec?.kind === "generated");
+    const a = freshSecret(schema, key);
+    assert.match(a, generatedFormat(spec));
+    assert.notEqual(a, freshSecret(schema, key));
+  }
+  assert.throws(() => freshSecret(schema, "WEIXIN_TOKEN"), /not a secret the fleet generates/);
+  assert.throws(() => freshSecret(schema, "__proto__"), /not a secret the fleet generates/);
 });

@@ -103,6 +103,19 @@ export function buildSecrets(
   return out;
 }
 
+/** A new value for one generated secret, in the template's format (rotation). Throws for a supplied one. */
+export function freshSecret(schema: SecretsSchema, key: string, rnd: RandomBytes = randomBytes): string {
+  const spec = Object.hasOwn(schema.secrets, key) ? schema.secrets[key] : undefined;
+  if (spec?.kind !== "generated")
+    throw new InputInvalid(`${key} is not a secret the fleet generates, so it cannot rotate it`, {
+      hint: `generated: ${Object.entries(schema.secrets)
+        .filter(([, v]) => v.kind === "generated")
+        .map(([k]) => k)
+        .join(", ")}`,
+    });
+  return spec.prefix + randomString(ALPHABETS[spec.alphabet], spec.length - spec.prefix.length, rnd);
+}
+
 /** SHA-256 over the sorted names and values: shows that secrets changed, reveals nothing. Stored in the registry. */
 export function secretsFingerprint(secrets: Record<string, string>): string {
   const h = createHash("sha256");
