@@ -1,7 +1,9 @@
 /**
  * Bench: gateway overhead per request. The same chat request (non-streaming) sent straight to the simulator and through
- * the gateway (both real processes), at 1 and 16 concurrent clients, rounds interleaved so both see the same machine load.
- * Prints p50/p99 latency of each and the difference (goal: <= 2 ms added at p50).
+ * the gateway (both real processes), at 1 and 16 concurrent clients, rounds interleaved so all see the same machine load.
+ * Beside them, a bare pass-through Node.js proxy (bare-proxy.ts: no checks, no metering) shows what any extra process
+ * hop costs on this machine, so the gateway's own share is the difference to it.
+ * Prints p50/p99 latency of each and the differences (goal: <= 2 ms added at p50).
  * Usage: node gateway/dist/bench/overhead.js [--requests N] [--json]
  */
 
@@ -9,7 +11,8 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { MAIN, startGatewayProcess, writeKeys } from "../testing.js";
 
@@ -83,19 +86,30 @@ const gw = await startGatewayProcess({
   },
 });
 writeKeys(gw.dataDir, [{ key: "bench-virtual-key", profile: "bench", plan: "dedicated_pro" }]);
+const bare = spawn(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), "bare-proxy.js"), upstreamUrl], {
+  stdio: ["ignore", "pipe", "inherit"],
+});
+const barePort = await new Promise<number>((resolve, reject) => {
+  bare.stdout?.once("data", (c) => resolve((JSON.parse(String(c)) as { port: number }).port));
+  bare.once("exit", (code) => reject(new Error(`bare proxy exited ${code}`)));
+});
 await new Promise((r) => setTimeout(r, 700));
 const direct = new URL(`${upstreamUrl}/chat/completions`);
 const via = new URL(`${gw.url}/v1/chat/completions`);
+const viaBare = new URL(`http://127.0.0.1:${barePort}/v1/chat/completions`);
 const results: Record<string, unknown>[] = [];
 try {
   for (const conc of [1, 16]) {
     const d: number[] = [];
     const g: number[] = [];
+    const b: number[] = [];
     await round(direct, "bench-upstream-key", conc, 50, []); // warm-up
     await round(via, "bench-virtual-key", conc, 50, []);
+    await round(viaBare, "bench-upstream-key", conc, 50, []);
     for (let i = 0; i < 10; i++) {
       await round(direct, "bench-upstream-key", conc, N / 10, d);
       await round(via, "bench-virtual-key", conc, N / 10, g);
+      await round(viaBare, "bench-upstream-key", conc, N / 10, b);
     }
     const row = {
       concurrency: conc,
@@ -106,12 +120,17 @@ try {
       gateway_p99_ms: +pct(g, 99).toFixed(2),
       added_p50_ms: +(pct(g, 50) - pct(d, 50)).toFixed(2),
       added_p99_ms: +(pct(g, 99) - pct(d, 99)).toFixed(2),
+      bare_proxy_p50_ms: +pct(b, 50).toFixed(2),
+      bare_proxy_added_p50_ms: +(pct(b, 50) - pct(d, 50)).toFixed(2),
+      gateway_over_bare_p50_ms: +(pct(g, 50) - pct(b, 50)).toFixed(2),
     };
     results.push(row);
     if (!values.json)
       console.log(
         `gateway overhead, ${conc} client(s), ${N} requests: direct p50 ${row.direct_p50_ms} ms p99 ${row.direct_p99_ms} ms | ` +
-          `via gateway p50 ${row.gateway_p50_ms} ms p99 ${row.gateway_p99_ms} ms | added p50 ${row.added_p50_ms} ms p99 ${row.added_p99_ms} ms (goal <= 2 ms p50)`,
+          `via gateway p50 ${row.gateway_p50_ms} ms p99 ${row.gateway_p99_ms} ms | added p50 ${row.added_p50_ms} ms p99 ${row.added_p99_ms} ms (goal <= 2 ms p50)\n` +
+          `  bare pass-through proxy p50 ${row.bare_proxy_p50_ms} ms (any extra hop adds ${row.bare_proxy_added_p50_ms} ms); ` +
+          `the gateway's own work adds ${row.gateway_over_bare_p50_ms} ms p50 beyond it`,
       );
   }
   if (values.json) console.log(JSON.stringify({ bench: "gateway-overhead", results }));
@@ -119,4 +138,5 @@ try {
   agent.destroy();
   await gw.stop();
   sim.kill("SIGTERM");
+  bare.kill("SIGTERM");
 }
