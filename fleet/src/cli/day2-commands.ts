@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { TIERS, type Tier } from "@twilight/core";
 import { type Command, Option } from "commander";
 import type { FleetClient } from "../client/client.js";
-import { ROUTES } from "../contract/routes.js";
+import { type ResponseOf, ROUTES } from "../contract/routes.js";
 import { bytes, progressPrinter, table } from "../lib/format.js";
 import { action, type GlobalOpts, printJson } from "./run.js";
 
@@ -153,34 +153,34 @@ export function day2Commands(program: Command, client: Client): void {
     .option("--canary <n>", "profiles upgraded and gated before the rest", "1")
     .option("--max-unavailable <k>", "profiles switched at once after the canaries", "1")
     .option("--gate-timeout <ms>", "how long each gate (health + one query) may take")
+    .option("--pause-on-failure", "a failed gate pauses the rollout (resume or abort it) instead of rolling back")
     .addHelpText(
       "after",
-      "\nExamples:\n  hermes-admin upgrade --to 0.2.0\n  hermes-admin upgrade --to 0.2.0 --canary 3 --max-unavailable 2 --json\n\nExit 0 when the rollout completed; 1 when a gate failed and the upgraded profiles were rolled back.",
+      "\nExamples:\n  hermes-admin upgrade --to 0.2.0\n  hermes-admin upgrade --to 0.2.0 --canary 3 --max-unavailable 2 --json\n  hermes-admin upgrade --to 0.2.0 --pause-on-failure   # then: rollout status | resume | abort\n\nExit 0 when the rollout completed; 1 when a gate failed (rolled back, or paused with --pause-on-failure).",
     )
     .action(
-      action(async (o: { to: string; canary: string; maxUnavailable: string; gateTimeout?: string }, cmd: Command) => {
-        if (!json(cmd)) process.stderr.write(`upgrading the fleet to ${o.to}\n`);
-        const r = await client().op(
-          ROUTES.upgradeFleet,
-          {
-            body: {
-              to: o.to,
-              canary: Number(o.canary),
-              max_unavailable: Number(o.maxUnavailable),
-              ...(o.gateTimeout ? { gate_timeout_ms: Number(o.gateTimeout) } : {}),
+      action(
+        async (
+          o: { to: string; canary: string; maxUnavailable: string; gateTimeout?: string; pauseOnFailure?: boolean },
+          cmd: Command,
+        ) => {
+          if (!json(cmd)) process.stderr.write(`upgrading the fleet to ${o.to}\n`);
+          const r = await client().op(
+            ROUTES.upgradeFleet,
+            {
+              body: {
+                to: o.to,
+                canary: Number(o.canary),
+                max_unavailable: Number(o.maxUnavailable),
+                ...(o.gateTimeout ? { gate_timeout_ms: Number(o.gateTimeout) } : {}),
+                ...(o.pauseOnFailure ? { pause_on_failure: true } : {}),
+              },
             },
-          },
-          progressPrinter(),
-        );
-        if (json(cmd)) printJson(r);
-        else {
-          process.stdout.write(
-            `${r.outcome}: ${r.upgraded.length} upgraded to ${r.image}, ${r.rolled_back.length} rolled back, ${r.skipped.length} skipped (${r.ms} ms)\n`,
+            progressPrinter(),
           );
-          if (r.failed) process.stdout.write(`  failed: ${r.failed.profile} at ${r.failed.step}: ${r.failed.error}\n`);
-        }
-        return r.outcome === "rolled-back" ? 1 : 0;
-      }),
+          return upgradeOutcome(r, json(cmd));
+        },
+      ),
     );
 
   const rollout = program.command("rollout").description("the runtime rollout started by `hermes-admin upgrade`");
@@ -192,15 +192,28 @@ export function day2Commands(program: Command, client: Client): void {
       action(async (_o: unknown, cmd: Command) => {
         const r = await client().call(ROUTES.rolloutStatus, {});
         if (json(cmd)) return void printJson(r);
-        if (r.running)
+        if (r.running || r.paused)
           process.stdout.write(
-            `rolling out ${r.image}: now ${r.current ?? "-"}, done ${r.upgraded?.join(", ") || "-"}, remaining ${r.remaining?.join(", ") || "-"}${r.aborting ? " (aborting)" : ""}\n`,
+            `${r.paused ? "PAUSED" : "rolling out"} ${r.image}: now ${r.current ?? "-"}, done ${r.upgraded?.join(", ") || "-"}, remaining ${r.remaining?.join(", ") || "-"}${r.aborting ? " (aborting)" : ""}\n` +
+              (r.failed
+                ? `  failed: ${r.failed.profile} at ${r.failed.step}: ${r.failed.error}\n  then: hermes-admin rollout resume (after fixing it) or hermes-admin rollout abort\n`
+                : ""),
           );
         else process.stdout.write("no rollout in progress\n");
         if (r.last)
           process.stdout.write(
             `last: ${r.last.outcome} to ${r.last.image} (${r.last.upgraded.length} upgraded, ${r.last.rolled_back.length} rolled back)\n`,
           );
+      }),
+    );
+  rollout
+    .command("resume")
+    .description("go on with a rollout paused at a failed gate (after fixing its cause): the failed profiles first")
+    .addHelpText("after", "\nExample:\n  hermes-admin rollout resume")
+    .action(
+      action(async (_o: unknown, cmd: Command) => {
+        const r = await client().op(ROUTES.rolloutResume, {}, progressPrinter());
+        return upgradeOutcome(r, json(cmd));
       }),
     );
   rollout
@@ -226,4 +239,18 @@ export function day2Commands(program: Command, client: Client): void {
         process.stdout.write(`${r.recipient}\n  identity: ${r.file} (root-only; keep a copy off this host)\n`);
       }),
     );
+}
+
+/** The printed result of an upgrade or resume; exit 1 when a gate failed (rolled back or paused). */
+function upgradeOutcome(r: ResponseOf<typeof ROUTES.upgradeFleet>, asJson: boolean): number {
+  if (asJson) printJson(r);
+  else {
+    process.stdout.write(
+      `${r.outcome}: ${r.upgraded.length} upgraded to ${r.image}, ${r.rolled_back.length} rolled back, ${r.skipped.length} skipped (${r.ms} ms)\n`,
+    );
+    if (r.failed) process.stdout.write(`  failed: ${r.failed.profile} at ${r.failed.step}: ${r.failed.error}\n`);
+    if (r.outcome === "paused")
+      process.stdout.write("  paused: hermes-admin rollout resume (after fixing it) or hermes-admin rollout abort\n");
+  }
+  return r.outcome === "rolled-back" || r.outcome === "paused" ? 1 : 0;
 }

@@ -19,6 +19,7 @@ const NOT_CALLED: Partial<Record<RouteId, string>> = {
   mcpDown: "stops the shared data-service container",
   removeOrphans: "would remove labelled containers of other registries on this host",
   upgradeFleet: "needs container profiles and a second image tag; called by e2e/day2-upgrade.int.test.ts",
+  rolloutResume: "needs a rollout paused at a failed gate: e2e/day2-upgrade.int.test.ts (--pause-on-failure)",
   gatewayUp: "starts a host process on the gateway port with an upstream: fleet/src/e2e/gateway.int.test.ts calls it",
   gatewayDown: "stops the model gateway: fleet/src/e2e/gateway.int.test.ts calls it",
   usage: "needs a running gateway with an upstream: fleet/src/e2e/gateway.int.test.ts calls it",

@@ -70,11 +70,15 @@ export const UpgradeRequest = z.strictObject({
     .optional()
     .describe("profiles switched at once after the canaries (default 1)"),
   gate_timeout_ms: z.number().int().min(1000).max(600_000).optional(),
+  pause_on_failure: z
+    .boolean()
+    .optional()
+    .describe("a failed gate pauses the rollout (failed profiles go back, upgraded ones stay) instead of rolling back"),
 });
 export const UpgradeResult = z.object({
   to: z.string(),
   image: z.string(),
-  outcome: z.enum(["completed", "rolled-back", "noop"]),
+  outcome: z.enum(["completed", "rolled-back", "paused", "noop"]),
   canary: z.array(z.string()),
   upgraded: z.array(z.string()),
   rolled_back: z.array(z.string()),
@@ -85,6 +89,8 @@ export const UpgradeResult = z.object({
 
 export const RolloutStatus = z.object({
   running: z.boolean(),
+  paused: z.boolean().optional().describe("stopped at a failed gate: hermes-admin rollout resume | abort"),
+  failed: z.object({ profile: z.string(), step: z.string(), error: z.string() }).optional(),
   to: z.string().optional(),
   image: z.string().optional(),
   started_at: z.string().optional(),

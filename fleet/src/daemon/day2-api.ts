@@ -16,6 +16,7 @@ export const DAY2_ROUTES = [
   "upgradeFleet",
   "rolloutStatus",
   "rolloutAbort",
+  "rolloutResume",
 ] as const;
 export type Day2Handlers = Pick<Handlers, (typeof DAY2_ROUTES)[number]>;
 
@@ -46,11 +47,19 @@ export function day2Handlers(d: Day2Deps): Day2Handlers {
     listBackups: async ({ query }) => ({ backups: await d.backups.list(query.profile) }),
     upgradeFleet: ({ body, actor, progress }) =>
       d.upgrades.upgrade(
-        { to: body.to, canary: body.canary, maxUnavailable: body.max_unavailable, gateTimeoutMs: body.gate_timeout_ms, actor },
+        {
+          to: body.to,
+          canary: body.canary,
+          maxUnavailable: body.max_unavailable,
+          gateTimeoutMs: body.gate_timeout_ms,
+          pauseOnFailure: body.pause_on_failure,
+          actor,
+        },
         progress,
       ),
     rolloutStatus: async () => d.upgrades.status(),
     rolloutAbort: async ({ actor }) => d.upgrades.abort(actor),
+    rolloutResume: ({ actor, progress }) => d.upgrades.resume(actor, progress),
     backupKey: async () => {
       const k = await d.backups.key();
       return { recipient: k.recipient, file: k.file };

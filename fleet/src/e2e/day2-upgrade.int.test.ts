@@ -30,6 +30,7 @@ describe("fleet upgrade with canary and rollback", () => {
   let h: FleetHarness;
   let repo = "";
   const tagB = `day2-b-${process.pid}`;
+  const tagC = `day2-c-${process.pid}`;
   const rows = () => h.cliJson<{ profiles: P[] }>(["list", "--no-stats"]).profiles;
 
   before(async () => {
@@ -47,7 +48,7 @@ describe("fleet upgrade with canary and rollback", () => {
   });
   after(async () => {
     await h?.cleanup();
-    if (repo) spawnSync("docker", ["rmi", `${repo}:${tagB}`]);
+    if (repo) spawnSync("docker", ["rmi", `${repo}:${tagB}`, `${repo}:${tagC}`]);
   });
 
   test("version B healthy: all five move, canary first, each gated; 0 failed requests under load", async (t) => {
@@ -115,5 +116,43 @@ describe("fleet upgrade with canary and rollback", () => {
     assert.equal(u.outcome, "rolled-back");
     assert.equal(u.failed?.step, "aborted");
     for (const p of rows()) assert.equal(p.image, `${repo}:${tagB}`, p.name);
+  });
+
+  test("--pause-on-failure: a failed canary pauses (it goes back to B); after the fix, rollout resume completes", async () => {
+    const r = h.cli(["upgrade", "--to", tagC, "--canary", "1", "--max-unavailable", "2", "--pause-on-failure", "--json"]);
+    assert.equal(r.code, 1, r.stderr);
+    const u = JSON.parse(r.stdout) as Up;
+    assert.equal(u.outcome, "paused");
+    assert.equal(u.failed?.profile, "up-1");
+    assert.deepEqual(u.rolled_back, ["up-1"]);
+    const st = h.cliJson<{ running: boolean; paused?: boolean; remaining?: string[]; failed?: { profile: string } }>([
+      "rollout",
+      "status",
+    ]);
+    assert.equal(st.running, false);
+    assert.equal(st.paused, true);
+    assert.equal(st.failed?.profile, "up-1");
+    assert.deepEqual(st.remaining, NAMES, "the failed canary is retried first, then the rest");
+    assert.equal(h.cli(["upgrade", "--to", tagB]).code, 4, "no second rollout while one is paused");
+    for (const p of rows()) {
+      assert.equal(p.image, `${repo}:${tagB}`, p.name);
+      assert.equal(p.status, "running", p.name);
+    }
+    // the operator fixes the cause (the version's image now exists) and resumes
+    const a = imageRefs(await projectVersion()).profile;
+    const t = spawnSync("docker", ["tag", a, `${repo}:${tagC}`], { encoding: "utf8" });
+    assert.equal(t.status, 0, t.stderr);
+    const res = h.cli(["rollout", "resume", "--json"]);
+    assert.equal(res.code, 0, res.stderr);
+    const done = JSON.parse(res.stdout) as Up;
+    assert.equal(done.outcome, "completed");
+    assert.deepEqual([...done.upgraded].sort(), NAMES);
+    for (const p of rows()) {
+      assert.equal(p.image, `${repo}:${tagC}`, p.name);
+      const c = await new ProfileClient(p.name, h.url, p.profile_path).chat("what can you do?");
+      assert.equal(c.status, 200, `${p.name}: ${c.error}`);
+    }
+    const events = h.cliJson<{ events: Array<{ action: string }> }>(["events", "--limit", "200"]).events.map((e) => e.action);
+    for (const a of ["upgrade-paused", "upgrade-resume"]) assert.ok(events.includes(a), `event ${a}`);
   });
 });
