@@ -3,23 +3,27 @@
  * drivers' view of running workloads, the data service) judged by the pure checks in lib/doctor-checks.ts. The CLI adds
  * the host-side rows (dockerd socket, file modes, disk) and works when this daemon is down.
  */
-import { sep } from "node:path";
+import { join, sep } from "node:path";
 import type { Logger } from "@twilight/core";
 import { imageExists } from "../docker/client.js";
 import { imageRefs, projectVersion } from "../images/index.js";
 import {
   type Check,
+  checkClockSkew,
   checkCrashLoops,
   checkDaemonDocker,
   checkDataService,
   checkImages,
   checkOrphans,
+  checkPinnedKeys,
   checkPortRange,
   checkRegistry,
   checkSandbox,
   checkTransientRows,
 } from "../lib/doctor-checks.js";
+import { readNoFollow } from "../lib/safe-fs.js";
 import { McpService } from "../mcp-service/index.js";
+import { PINNED_KEYS_REL, readPublishedKeys } from "../profiles/pinned-keys.js";
 import type { ProfileRow } from "../registry/types.js";
 import type { DockerDriver } from "../runtime/docker.js";
 import type { ManagedWorkload } from "../runtime/types.js";
@@ -88,8 +92,15 @@ export async function daemonDoctor(d: DoctorDeps): Promise<Check[]> {
     }
   }
 
+  checks.push(await pinnedKeysCheck(d.ctx, rows));
   if (d.docker) {
     const docker = d.docker.docker;
+    checks.push(
+      await docker
+        .info()
+        .then((i: { SystemTime?: string }) => checkClockSkew({ hostMs: Date.now(), engineTime: i.SystemTime }))
+        .catch((e: unknown) => failed("clock", "could not read the Docker Engine's time", e)),
+    );
     try {
       const refs = imageRefs(await projectVersion());
       const images = await Promise.all(
@@ -120,4 +131,28 @@ export async function daemonDoctor(d: DoctorDeps): Promise<Check[]> {
     }
   }
   return checks;
+}
+
+/** The data service's published key set against what each (layout-2) profile pins; never follows a link. */
+async function pinnedKeysCheck(ctx: DoctorDeps["ctx"], rows: readonly ProfileRow[]): Promise<Check> {
+  try {
+    const published = (
+      JSON.parse(await readPublishedKeys(ctx.cfg.mcp.dataDir, ctx.cfg.mcp.uid)) as {
+        keys: Array<{ key_id: string; not_after?: string | null }>;
+      }
+    ).keys;
+    const profiles = await Promise.all(
+      rows.map(async (r) => {
+        try {
+          const text = await readNoFollow(join(r.profile_path, PINNED_KEYS_REL), { owners: [0], maxBytes: 256 * 1024 });
+          return { name: r.name, pinned: (JSON.parse(text) as { keys: Array<{ key_id: string }> }).keys.map((k) => k.key_id) };
+        } catch {
+          return { name: r.name, pinned: null };
+        }
+      }),
+    );
+    return checkPinnedKeys(published, profiles);
+  } catch (e) {
+    return failed("cite-keys", "could not read the data service's published keys", e);
+  }
 }

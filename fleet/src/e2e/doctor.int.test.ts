@@ -6,7 +6,7 @@
  * the exit code is 8; put right, the row passes again.
  */
 import assert from "node:assert/strict";
-import { chmodSync, mkdirSync } from "node:fs";
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { LABELS, MANAGED_BY } from "@twilight/core";
@@ -79,6 +79,8 @@ describe("hermes-admin doctor catches each failure it lists", { timeout: 600_000
       "transient-rows",
       "orphan-containers",
       "orphan-processes",
+      "clock",
+      "cite-keys",
     ])
       assert.equal(row(report, id).status, "pass", `${id}: ${JSON.stringify(row(report, id))}`);
     assertFails(report, "data-service", new RegExp(`${ENV.FLEET_MCP_CONTAINER}: no container`));
@@ -107,6 +109,25 @@ describe("hermes-admin doctor catches each failure it lists", { timeout: 600_000
     assert.match(started.stderr, /! warning: the data service \(.*\) is not created; the profile's market-data tools will fail/);
     assert.match(started.stderr, /fix: hermes-admin up/);
     assert.equal(h.cli(["rm", name, "--force", "--purge"]).code, 0);
+  });
+
+  test("a profile that does not pin the data service's current cite key is named, with the fix", () => {
+    const name = `doc-pin-${TAG}`;
+    assert.equal(h.cli(["spawn", name, "--tier", "prefab"]).code, 0);
+    // the data service publishes a key set (its file in ops/mcp) after the profile pinned the empty one
+    const published = join(h.ops, "mcp", "cite-keys.json");
+    mkdirSync(join(h.ops, "mcp"), { recursive: true });
+    writeFileSync(published, JSON.stringify({ keys: [{ key_id: "k-doctor-1", x: "AAAA" }] }), { mode: 0o644 });
+    try {
+      const c = row(doctor(h).report, "cite-keys");
+      assert.equal(c.status, "warn", JSON.stringify(c));
+      assert.match(c.what, new RegExp(`pin the current key k-doctor-1; not: .*${name}`));
+      assert.match(c.fix ?? "", /hermes-admin mcp up/);
+    } finally {
+      rmSync(published, { force: true });
+      h.cli(["rm", name, "--force", "--purge"]);
+    }
+    assert.equal(row(doctor(h).report, "cite-keys").status, "pass");
   });
 
   test("a row stuck in a transient state", () => {

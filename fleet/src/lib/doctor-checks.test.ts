@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  checkClockSkew,
   checkCrashLoops,
   checkDaemon,
   checkDaemonDocker,
@@ -10,6 +11,7 @@ import {
   checkImages,
   checkOpsDir,
   checkOrphans,
+  checkPinnedKeys,
   checkPortRange,
   checkRegistry,
   checkSandbox,
@@ -169,4 +171,40 @@ test("summarize: ok unless something fails", () => {
   const s = summarize([checkImages([]), checkOrphans("processes", [{ name: "x" }]), checkPortRange(95, { low: 1, high: 100 })]);
   assert.deepEqual(s, { pass: 1, warn: 1, fail: 1, ok: false });
   assert.equal(summarize([checkPortRange(95, { low: 1, high: 100 })]).ok, true);
+});
+
+test("clock: the Docker Engine's time against the host's (warn past 2 s, fail past 30 s)", () => {
+  const now = Date.parse("2026-12-02T01:00:00Z");
+  assert.equal(checkClockSkew({ hostMs: now, engineTime: "2026-12-02T01:00:00.400Z" }).status, "pass");
+  const warn = checkClockSkew({ hostMs: now, engineTime: "2026-12-02T01:00:05Z" });
+  assert.equal(warn.status, "warn");
+  assert.match(warn.what, /5 s ahead of this host's/);
+  const fail = checkClockSkew({ hostMs: now, engineTime: "2026-12-02T00:58:00Z" });
+  assert.equal(fail.status, "fail");
+  assert.match(fail.what, /120 s behind/);
+  assert.match(fail.fix ?? "", /chrony|timesyncd/);
+  assert.equal(checkClockSkew({ hostMs: now }).status, "pass", "nothing to compare is not a failure");
+});
+
+test("cite keys: every profile pins the data service's current key, or it is named with the fix", () => {
+  const published = [
+    { key_id: "k-old", not_after: "2026-12-02T02:00:00Z" },
+    { key_id: "k-new", not_after: null },
+  ];
+  assert.equal(
+    checkPinnedKeys(published, [
+      { name: "a", pinned: ["k-old", "k-new"] },
+      { name: "b", pinned: ["k-new"] },
+    ]).status,
+    "pass",
+  );
+  const stale = checkPinnedKeys(published, [
+    { name: "a", pinned: ["k-old"] },
+    { name: "b", pinned: null },
+    { name: "c", pinned: ["k-new"] },
+  ]);
+  assert.equal(stale.status, "warn");
+  assert.match(stale.what, /1 of 3 profiles pin the current key k-new; not: a, b/);
+  assert.match(stale.fix ?? "", /hermes-admin mcp up/);
+  assert.equal(checkPinnedKeys([], [{ name: "a", pinned: null }]).status, "pass", "no key published yet");
 });

@@ -243,6 +243,45 @@ export function checkPortRange(used: number, range: { low: number; high: number 
   return pass("port-range", what);
 }
 
+/**
+ * The Docker Engine's clock against this host's (one kernel here; a remote or Swarm engine can drift): cites carry
+ * `retrieved_at` and are refused past their age, and backups and events are stamped, so a skew breaks them quietly.
+ */
+export function checkClockSkew(f: { hostMs: number; engineTime?: string }): Check {
+  const engine = f.engineTime ? Date.parse(f.engineTime) : Number.NaN;
+  if (!Number.isFinite(engine)) return pass("clock", "clock: the Docker Engine did not report its time (nothing to compare)");
+  const skew = Math.round((engine - f.hostMs) / 1000);
+  const what = `clock: the Docker Engine's time is ${skew === 0 ? "within 1 s of" : `${Math.abs(skew)} s ${skew > 0 ? "ahead of" : "behind"}`} this host's`;
+  const fix = "synchronize both clocks (chrony or systemd-timesyncd on each host)";
+  if (Math.abs(skew) > 30)
+    return bad("clock", "fail", what, "cites are refused by age and stamped times disagree across hosts", fix);
+  if (Math.abs(skew) > 2) return bad("clock", "warn", what, "a growing skew makes cites expire early or late", fix);
+  return pass("clock", what);
+}
+
+/**
+ * Every profile must pin the data service's current signing key (the one without `not_after`), or it refuses every
+ * cite it is given. `pinned: null` is a profile whose pinned file could not be read.
+ */
+export function checkPinnedKeys(
+  published: ReadonlyArray<{ key_id: string; not_after?: string | null }>,
+  profiles: ReadonlyArray<{ name: string; pinned: readonly string[] | null }>,
+): Check {
+  const current = published.filter((k) => !k.not_after).map((k) => k.key_id);
+  if (current.length === 0)
+    return pass("cite-keys", "cite keys: the data service has published none yet (it pins them when it first starts)");
+  const stale = profiles.filter((p) => !p.pinned || !current.every((id) => p.pinned?.includes(id))).map((p) => p.name);
+  const what = `cite keys: ${profiles.length - stale.length} of ${profiles.length} profiles pin the current key ${current.join(", ")}`;
+  if (stale.length === 0) return pass("cite-keys", what);
+  return bad(
+    "cite-keys",
+    "warn",
+    `${what}; not: ${stale.slice(0, 10).join(", ")}${stale.length > 10 ? ` (+${stale.length - 10})` : ""}`,
+    "these profiles refuse every cite the data service signs now: their market-data answers fail",
+    "hermes-admin mcp up (re-pins the key set into every profile; no restart)",
+  );
+}
+
 export function checkSandbox(description: string): Check {
   if (!/NOT limited|RLIMIT_NPROC only/.test(description)) return pass("cgroups", description);
   return bad(
