@@ -50,6 +50,11 @@ export const RuntimeView = z.object({
   uptime_s: z.number().nullable(),
   cpu_percent: z.number().nullable(),
   memory_bytes: z.number().nullable(),
+  stats_age_s: z
+    .number()
+    .nullable()
+    .optional()
+    .describe("how old cpu_percent/memory_bytes are (list reads the daemon's background sample; null: none yet)"),
 });
 export const ProfileWithRuntime = ProfileView.extend({ runtime: RuntimeView });
 export type ProfileWithRuntime = z.infer<typeof ProfileWithRuntime>;

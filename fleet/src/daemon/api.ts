@@ -122,16 +122,16 @@ export function profileHandlers(d: ApiDeps): ProfileHandlers {
     },
     listProfiles: async ({ query }) => {
       const rows = await d.profiles.list();
-      const withStats = query.stats === "1";
+      const stats = query.stats === "1" ? "cached" : "none";
       return {
         profiles: await Promise.all(
-          rows.map(async (row) => ({ ...view(row), runtime: await d.profiles.runtimeView(row, withStats) })),
+          rows.map(async (row) => ({ ...view(row), runtime: await d.profiles.runtimeView(row, stats) })),
         ),
       };
     },
     getProfile: async ({ params }) => {
       const row = await d.profiles.get(params.name);
-      return { ...view(row), runtime: await d.profiles.runtimeView(row, true) };
+      return { ...view(row), runtime: await d.profiles.runtimeView(row, "live") };
     },
     spawnProfile: {
       run: async ({ req, params, body, actor, progress }) => {

@@ -221,6 +221,18 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
   const booted = await supervisor.boot();
   log.info({ url, dashboard: `${url}/ui/`, ...booted, drivers: drivers.all().map((d) => d.kind) }, "fleet daemon ready");
   supervisor.startLoops();
+  // CPU/memory for `list`, sampled in the background (one sweep at a time) so a list never waits for Docker stats
+  let statsTick: NodeJS.Timeout | undefined;
+  let closing = false;
+  const sampleStats = () => {
+    void profiles
+      .sampleStats()
+      .catch((err: Error) => log.debug({ err: err.message }, "stats sweep failed"))
+      .finally(() => {
+        if (!closing) statsTick = setTimeout(sampleStats, 10_000).unref();
+      });
+  };
+  sampleStats();
   await observer.refreshTargets();
   // scheduled backups per plan (service/backup-schedule.ts): a tick every 10 minutes, the first a minute after start
   let backupTick: NodeJS.Timeout | undefined;
@@ -247,6 +259,8 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
     url,
     async close() {
       clearTimeout(backupTick);
+      closing = true;
+      clearTimeout(statsTick);
       supervisor.close();
       observer.close();
       dashboard.close();

@@ -35,11 +35,13 @@ import {
 } from "../profiles/layout.js";
 import { PINNED_KEYS_REL } from "../profiles/pinned-keys.js";
 import type { ProfileRow } from "../registry/types.js";
+import type { WorkloadStats } from "../runtime/types.js";
 import type { Supervisor } from "../supervisor/supervisor.js";
 import { modelFor, type RenderInput } from "../template/render.js";
 import { buildSecrets, freshSecret, parseSecretsSchema, secretsFingerprint } from "../template/secrets.js";
 import { audit } from "../workload/audit.js";
 import { type FleetContext, type KeyedMutex, noProgress, type Progress } from "../workload/context.js";
+import { StatsCache } from "../workload/stats-cache.js";
 import { handleOf, handlePatch, isRunning, specOf, startWorkload, stopWorkload } from "../workload/workloads.js";
 import { allocateUid, portLeases } from "./allocate.js";
 import { removeStrayWorkloads } from "./reconcile.js";
@@ -74,11 +76,32 @@ export interface SpawnResult {
 }
 
 export class ProfileService {
+  /** CPU/memory per profile for `list`: read from memory, sampled in the background (workload/stats-cache.ts). */
+  readonly stats: StatsCache<ProfileRow>;
+
   constructor(
     private readonly ctx: FleetContext,
     private readonly mutex: KeyedMutex,
     private readonly supervisor: Supervisor,
-  ) {}
+  ) {
+    this.stats = new StatsCache<ProfileRow>(
+      (row) =>
+        this.ctx.drivers.has(row.tier)
+          ? this.ctx.drivers.for(row.tier).stats(specOf(this.ctx, row), handleOf(row))
+          : Promise.resolve(null),
+      {
+        maxAgeMs: 10_000,
+        now: () => this.ctx.now(),
+        onError: (name, e) => this.ctx.log.debug({ profile: name, err: (e as Error).message }, "stats sample failed"),
+      },
+    );
+  }
+
+  /** Refresh the stats of every profile that should run (the daemon calls this every few seconds). */
+  async sampleStats(): Promise<void> {
+    const rows = (await this.ctx.registry.list()).filter((r) => r.desired_state === "running" && r.status === "running");
+    await this.stats.sweep(rows, 4);
+  }
 
   async get(name: string): Promise<ProfileRow> {
     assertProfileName(name);
@@ -413,17 +436,31 @@ export class ProfileService {
   }
 
   /** Runtime view for `list`: pid or container, uptime, and optionally CPU/memory. */
-  async runtimeView(row: ProfileRow, withStats: boolean) {
+  /**
+   * What runs now. `stats`: "live" samples (one profile: `get`), "cached" reads the background sample and its age
+   * (`list`: instant however many profiles), "none" skips them.
+   */
+  async runtimeView(row: ProfileRow, stats: "live" | "cached" | "none") {
     const driverOk = this.ctx.drivers.has(row.tier);
     const spec = specOf(this.ctx, row);
     const state = driverOk ? await this.ctx.drivers.for(row.tier).inspect(spec, handleOf(row)) : { running: false };
-    const stats = withStats && state.running && driverOk ? await this.ctx.drivers.for(row.tier).stats(spec, handleOf(row)) : null;
+    let sample: WorkloadStats | null = null;
+    let age: number | null = null;
+    if (state.running && driverOk && stats === "live") {
+      sample = await this.ctx.drivers.for(row.tier).stats(spec, handleOf(row));
+      age = 0;
+    } else if (state.running && stats === "cached") {
+      const c = this.stats.peek(row);
+      sample = c.stats;
+      age = c.age_ms;
+    }
     const started = row.last_started_at ? Date.parse(row.last_started_at) : undefined;
     return {
       running: state.running,
       uptime_s: state.running && started ? Math.max(0, Math.round((this.ctx.now() - started) / 1000)) : null,
-      cpu_percent: stats ? Math.round(stats.cpuPercent * 10) / 10 : null,
-      memory_bytes: stats?.memoryBytes ?? null,
+      cpu_percent: sample ? Math.round(sample.cpuPercent * 10) / 10 : null,
+      memory_bytes: sample?.memoryBytes ?? null,
+      ...(stats !== "none" ? { stats_age_s: age === null ? null : Math.round(age / 1000) } : {}),
     };
   }
 
