@@ -72,6 +72,24 @@ describe("MCP endpoint", () => {
     tmp.remove();
   });
 
+  it("reused servers never cross profiles: 40 concurrent calls of two profiles each get their own cite", async () => {
+    const [a, b] = await Promise.all([sdkClient(svc.url, ALICE), sdkClient(svc.url, BOB)]);
+    try {
+      const calls = Array.from({ length: 40 }, (_, i) => {
+        const [who, c] = i % 2 ? (["bob", b] as const) : (["alice", a] as const);
+        return c
+          .callTool({ name: TOOLS.latestPrice, arguments: { ts_code: "600519.SH", as_of: "20241231" } })
+          .then((r) => ({ who, env: r.structuredContent as unknown as CiteEnvelope }));
+      });
+      for (const { who, env } of await Promise.all(calls)) {
+        assert.equal(env.cite.profile, who);
+        assert.equal(verify(env, who).ok, true);
+      }
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
   it("SDK client: lists the five tools with input and output schemas, and calls each with a verifiable envelope", async () => {
     const client = await sdkClient(svc.url, ALICE);
     try {

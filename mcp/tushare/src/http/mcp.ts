@@ -57,22 +57,49 @@ function errorText(e: unknown): string {
   return "internal error; see the data service log";
 }
 
-/** An McpServer for one request of one profile. */
-export function buildMcpServer(deps: McpDeps, profile: string, pending: Map<unknown, PendingCall>): McpServer {
+/** An McpServer of one profile, reused for its later requests; `ctx` is the request it serves now (one at a time). */
+interface Pooled {
+  server: McpServer;
+  ctx: { pending: Map<unknown, PendingCall> };
+}
+
+/**
+ * Idle servers per profile. Building an McpServer (five tools, their schemas) was about half the server's time per
+ * call; a server is reused only for the same profile (it keeps what the client said at initialize), one request at a
+ * time, and only after its transport closed.
+ */
+const POOLS = new WeakMap<McpDeps, Map<string, Pooled[]>>();
+const IDLE_PER_PROFILE = 4;
+
+function buildPooled(deps: McpDeps, profile: string): Pooled {
   const server = new McpServer(SERVER_INFO, { capabilities: { tools: {} } });
+  const p: Pooled = { server, ctx: { pending: new Map() } };
   for (const name of TOOL_NAMES) {
     const outputSchema = z.object({ data: ToolData[name] as z.ZodTypeAny, cite: CiteSchema });
     server.registerTool(
       name,
       { ...TOOL_DESCRIPTIONS[name], inputSchema: TOOL_INPUTS[name], outputSchema, annotations: { readOnlyHint: true } },
       async (args: unknown, extra: { requestId: unknown }) => {
-        const p = pending.get(extra.requestId);
-        if (p) p.handled = true;
+        const call = p.ctx.pending.get(extra.requestId);
+        if (call) call.handled = true;
         return callTool(deps, { name, args, profile });
       },
     );
   }
-  return server;
+  return p;
+}
+
+function takeServer(deps: McpDeps, profile: string): Pooled {
+  return POOLS.get(deps)?.get(profile)?.pop() ?? buildPooled(deps, profile);
+}
+
+function giveBack(deps: McpDeps, profile: string, p: Pooled): void {
+  if (p.server.server.transport) return; // still connected (the client left before it was): not reusable
+  let byProfile = POOLS.get(deps);
+  if (!byProfile) POOLS.set(deps, (byProfile = new Map()));
+  const idle = byProfile.get(profile) ?? [];
+  if (idle.length < IDLE_PER_PROFILE) idle.push(p);
+  byProfile.set(profile, idle);
 }
 
 async function callTool(deps: McpDeps, c: { name: ToolName; args: unknown; profile: string }) {
@@ -154,11 +181,18 @@ export async function handleMcp(deps: McpDeps, req: IncomingMessage, res: Server
     if (msg?.method === "tools/call" && msg.id !== undefined)
       pending.set(msg.id, { tool: String(msg.params?.name ?? ""), params: msg.params?.arguments ?? {}, handled: false });
   }
-  const server = buildMcpServer(deps, profile, pending);
+  const pooled = takeServer(deps, profile);
+  pooled.ctx.pending = pending;
+  const server = pooled.server;
   const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
   res.on("close", () => {
-    void transport.close();
-    void server.close();
+    void transport
+      .close()
+      .then(() => server.close())
+      .then(
+        () => giveBack(deps, profile, pooled),
+        () => undefined, // a server that did not close cleanly is dropped, never reused
+      );
     for (const p of pending.values()) {
       if (p.handled) continue;
       deps.metrics.toolCalls.inc({ tool: (TOOL_NAMES as string[]).includes(p.tool) ? p.tool : "unknown", outcome: "rejected" });
