@@ -95,8 +95,8 @@ function takeServer(deps: McpDeps, profile: string): Pooled {
 
 function giveBack(deps: McpDeps, profile: string, p: Pooled): void {
   if (p.server.server.transport) return; // still connected (the client left before it was): not reusable
-  let byProfile = POOLS.get(deps);
-  if (!byProfile) POOLS.set(deps, (byProfile = new Map()));
+  const byProfile = POOLS.get(deps) ?? new Map<string, Pooled[]>();
+  POOLS.set(deps, byProfile);
   const idle = byProfile.get(profile) ?? [];
   if (idle.length < IDLE_PER_PROFILE) idle.push(p);
   byProfile.set(profile, idle);
