@@ -2,6 +2,7 @@
  * Issue 2, end to end as an operator: the real daemon, the real CLI, real processes under their own uids.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -165,6 +166,31 @@ describe("prefab tier, driven through hermes-admin", () => {
     for (const p of before) assert.equal(after.find((q) => q.name === p.name)?.pid, p.pid);
     const pids = await h.profilePids();
     for (const p of before) assert.deepEqual(pids.get(p.name), [p.pid], `one process for ${p.name}`);
+    assert.equal(h.cli(["down"]).code, 0);
+    await h.startDaemon();
+  });
+
+  test("a process of a profile the registry never recorded (daemon killed between spawn and row) is gone after `up`", async () => {
+    // what a SIGKILL between driver.start and the registry update leaves: a second group leader of the same profile and
+    // generation whose pid no row names (seen in the crash trials as "has 2 processes")
+    const p = byName("test-basic-1") as P;
+    await h.killDaemon("SIGKILL");
+    const stray = spawn("sleep", ["300"], {
+      detached: true,
+      stdio: "ignore",
+      env: {
+        TWILIGHT_MANAGED: "twilight-fleet",
+        HERMES_PROFILE: p.name,
+        TWILIGHT_GENERATION: "1",
+        HERMES_HOME: p.profile_path,
+      },
+    });
+    stray.unref();
+    await eventually(async () => (await h.profilePids()).get(p.name)?.length === 2, 5_000, "the stray listed");
+    const up = h.cli(["up", "--fleet-only"]);
+    assert.equal(up.code, 0, up.stderr);
+    assert.deepEqual((await h.profilePids()).get(p.name), [p.pid], "the recorded process stays, the stray is gone");
+    assert.throws(() => process.kill(stray.pid as number, 0), "the stray was killed");
     assert.equal(h.cli(["down"]).code, 0);
     await h.startDaemon();
   });

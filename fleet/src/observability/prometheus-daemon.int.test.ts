@@ -138,10 +138,22 @@ describe("Prometheus scrapes the real fleet daemon (five prefab profiles)", { sk
     console.log(`hermes_query_total per profile ${JSON.stringify(Object.fromEntries(byProfile))} (${Date.now() - t0} ms)`);
     const fleet = await prom.query('sum(twilight_profiles{job="twilight-fleet",status="running"})');
     assert.equal(fleet[0]?.value[1], "5");
-    const fd = await prom.query(
-      'sum by (profile) (twilight_frontdoor_request_duration_seconds_count{job="twilight-fleet",profile="test-upgrade-1"})',
-    );
-    assert.equal(fd[0]?.value[1], "5", "the front door counted the five queries of test-upgrade-1");
+    // the fleet is its own scrape job: its latest sample may predate the profiles' one that the wait above saw
+    let fdSeen: string | undefined;
+    await prom
+      .waitFor(
+        "the front door's count of test-upgrade-1",
+        async () => {
+          const fd = await prom.query(
+            'sum by (profile) (twilight_frontdoor_request_duration_seconds_count{job="twilight-fleet",profile="test-upgrade-1"})',
+          );
+          fdSeen = fd[0]?.value[1];
+          return fdSeen === "5" ? true : undefined;
+        },
+        30_000,
+      )
+      .catch(() => undefined);
+    assert.equal(fdSeen, "5", "the front door counted the five queries of test-upgrade-1");
     const spawns = await prom.query('sum(twilight_profile_spawn_duration_seconds_count{outcome="ok"})');
     assert.equal(spawns[0]?.value[1], "5");
     const health = await prom.query("sum(twilight_profile_healthy)");

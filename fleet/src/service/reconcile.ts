@@ -19,7 +19,7 @@ import type { ManagedWorkload } from "../runtime/types.js";
 import type { RenderInput } from "../template/render.js";
 import { audit } from "../workload/audit.js";
 import type { FleetContext } from "../workload/context.js";
-import { specOf } from "../workload/workloads.js";
+import { handleOf, specOf } from "../workload/workloads.js";
 
 export interface ReconcileReport {
   abandonedSpawns: string[];
@@ -102,9 +102,12 @@ export async function reconcileAtStart(
       continue;
     }
     for (const w of ours(row)) {
-      if (w.generation === row.generation && w.tier === row.tier) continue;
+      // a prefab process the row does not name was started by a daemon killed before it recorded the pid: boot would
+      // start another beside it, so it goes (level-triggered: what the row names is the one that runs)
+      const unrecorded = w.tier === "prefab" && w.pid !== undefined && w.pid !== (handleOf(row).pid ?? row.pid);
+      if (w.generation === row.generation && w.tier === row.tier && !unrecorded) continue;
       await removeWorkload(ctx, row, w);
-      r.removedWorkloads.push(`${row.name}/g${w.generation}/${w.tier}`);
+      r.removedWorkloads.push(`${row.name}/g${w.generation}/${w.tier}${unrecorded ? ` (unrecorded pid ${w.pid})` : ""}`);
     }
     if (row.status === "migrating") {
       await writeConfig(row.profile_path, ctx.cfg.templateDir, renderInput(row, row.tier), { uid: 0, gid: row.gid }).catch(
