@@ -5,9 +5,10 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tier="${1:?unit, int or heavy}"; filter="${2:-}"
-# minutes each: the cross-tenant matrix (the plan's five profiles, both tiers) and the fleet upgrade with canary and
-# rollback (five profiles moved twice under load)
-HEAVY='/e2e/(matrix|day2-upgrade)\.int\.test\.js$'
+# about four minutes together, kept out of `npm test` (15-minute budget): the cross-tenant matrix (the plan's five
+# profiles, both tiers), backup/restore/export/import across two fleets, and the fleet upgrade with canary, rollback
+# and pause/resume (five profiles moved several times under load)
+HEAVY='/e2e/(matrix|day2|day2-upgrade)\.int\.test\.js$'
 cd "$ROOT"
 dirs=(core/dist fleet/dist agent/dist mcp/tushare/dist skill/stock-research/dist backend/dist gateway/dist)
 existing=(); for d in "${dirs[@]}"; do [ -d "$d" ] && existing+=("$d"); done
