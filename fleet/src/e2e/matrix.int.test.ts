@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parseEnv } from "@twilight/core";
+import { dockerClient } from "../docker/client.js";
 import { buildImages } from "../images/index.js";
 import { type FleetHarness, fleetHarness } from "../testing/harness.js";
 
@@ -40,6 +41,15 @@ describe("cross-tenant matrix: the plan's five profiles, both tiers", () => {
 
   before(async () => {
     await buildImages({ only: ["profile"] });
+    // container names are per host: another fleet here running the plan's profiles (npm run verify's) holds them
+    const taken = (await dockerClient().listContainers({ all: true }))
+      .flatMap((c) => c.Names)
+      .filter((n) => FIVE.some(([name]) => n.startsWith(`/hermes-${name}-g`)));
+    assert.deepEqual(
+      taken,
+      [],
+      "another fleet on this host runs the plan's profiles (npm run verify's?); remove them first: npm run verify -- --cleanup",
+    );
     h = await fleetHarness({ FLEET_PORT_RANGE: "19601-19699", FLEET_HEALTH_INTERVAL_MS: "500" });
     await h.startDaemon();
     for (const [n, tier] of FIVE) {

@@ -197,6 +197,25 @@ test("re-adoption by label from a fresh driver; kill of the main process fires o
   }
 });
 
+test("another fleet's profile of the same name (another directory) is not ours: not adopted, started, stopped or removed", async () => {
+  // two fleets on one host (the operator's and a test's, say) with a profile of the same name share the container name
+  const h = await driver.start(spec);
+  await waitHealthy(spec.port);
+  const theirs: WorkloadSpec = { ...spec, dir: other.dir };
+  const fresh = new DockerDriver();
+  try {
+    assert.equal(await fresh.adopt(theirs, { containerId: h.containerId as string }), false, "adopted another fleet's container");
+    assert.equal((await fresh.inspect(theirs)).running, false);
+    await assert.rejects(fresh.start(theirs), /a container named hermes-.* exists and is not this profile's/);
+    await fresh.stop(theirs, { timeoutMs: 1_000 });
+    await fresh.remove(theirs);
+    const info = await docker.getContainer(h.containerId as string).inspect();
+    assert.equal(info.State.Running, true, "the other fleet's container was stopped or removed");
+  } finally {
+    fresh.close();
+  }
+});
+
 test("orphan report and label-scoped cleanup never touch an unlabelled container", async () => {
   const base = imageRefs("unused").base;
   const c = await docker.createContainer({

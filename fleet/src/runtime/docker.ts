@@ -49,10 +49,18 @@ export interface DockerDriverOptions {
 
 type ContainerInspect = Awaited<ReturnType<Docker.Container["inspect"]>>;
 
+/**
+ * Ours: our labels for this profile and generation, and this profile's directory bind-mounted at /profile. The name
+ * alone is not enough: another fleet on the same host (the operator's beside a test's) may have a profile of the same
+ * name, and its container must never be adopted, stopped or removed from here.
+ */
 function belongsTo(info: ContainerInspect, spec: WorkloadSpec): boolean {
   const l = info.Config.Labels ?? {};
   return (
-    l[LABELS.managedBy] === MANAGED_BY && l[LABELS.profile] === spec.profile && l[LABELS.generation] === String(spec.generation)
+    l[LABELS.managedBy] === MANAGED_BY &&
+    l[LABELS.profile] === spec.profile &&
+    l[LABELS.generation] === String(spec.generation) &&
+    (info.Mounts ?? []).some((m) => m.Destination === PROFILE_MOUNT && m.Source === spec.dir)
   );
 }
 
