@@ -7,6 +7,7 @@ export * from "./http.js";
 export * from "./log.js";
 export * from "./market.js";
 export * from "./names.js";
+export * from "./net.js";
 export * from "./plans.js";
 export * from "./provision-auth.js";
 export * from "./unix-fetch.js";

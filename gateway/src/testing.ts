@@ -1,24 +1,12 @@
 /** Test kit: a gateway process (the real `main.js serve`) with its own data dir, beside an in-process simulator. */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, renameSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { sha256Hex } from "@twilight/core";
+import { freePort, sha256Hex } from "@twilight/core";
 
 export const MAIN = join(dirname(fileURLToPath(import.meta.url)), "main.js");
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 export function writeKeys(dataDir: string, keys: { key: string; profile: string; plan: string }[]): void {
   const out: Record<string, unknown> = {};
@@ -81,3 +69,5 @@ export async function startGatewayProcess(o: {
       }),
   };
 }
+
+export { freePort };

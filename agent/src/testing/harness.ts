@@ -183,19 +183,6 @@ export function exitOf(child: ChildProcess, timeoutMs = 10_000): Promise<{ code:
   });
 }
 
-/** A free TCP port on loopback (bound then released). */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import("node:net");
-  return new Promise((r, j) => {
-    const s = createServer();
-    s.once("error", j);
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => r(p));
-    });
-  });
-}
-
 export async function chat(
   a: { url: string; apiKey: string },
   body: Record<string, unknown>,
@@ -220,3 +207,5 @@ export async function chat(
 export function answerOf(j: Record<string, unknown>): string {
   return ((j.choices as { message: { content: string } }[])[0]?.message.content ?? "") as string;
 }
+
+export { freePort } from "@twilight/core";

@@ -9,12 +9,12 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { freePort } from "@twilight/core";
 import { generateSimKeys, writeSimKeys } from "../sim/keys.js";
 import { FakeFleet, FLEET_KEY_ID, FLEET_SECRET } from "../testkit.js";
 
@@ -30,14 +30,6 @@ const dist = join(dirname(fileURLToPath(import.meta.url)), "..");
 const dir = mkdtempSync(join(tmpdir(), "billing-e2e-"));
 const children: ChildProcess[] = [];
 const say = (m: string) => values.json || process.stderr.write(`${m}\n`);
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const p = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 /** Starts a bin and resolves with the `url` of the first JSON line it prints. */
 function startBin(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {

@@ -10,7 +10,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { isDomainError } from "@twilight/core";
+import { freePort, isDomainError } from "@twilight/core";
 import { json, type Stack, startStack, until } from "../testkit.js";
 import { hostKeyFingerprint, SshFleetTransport } from "./ssh.js";
 
@@ -49,14 +49,6 @@ process.stdin.on("end", () => {
   }) + "\\n");
 });
 `;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const p = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 function transport(over: Partial<ConstructorParameters<typeof SshFleetTransport>[0]> = {}) {
   return new SshFleetTransport({

@@ -12,19 +12,12 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { signProvisionRequest } from "@twilight/core";
+import { freePort, signProvisionRequest } from "@twilight/core";
 import { type FleetHarness, fleetHarness } from "../testing/harness.js";
+import { sshdConfig } from "../verify/ssh-transport.js";
 
 const SSHD = "/usr/sbin/sshd";
 const skipSsh = !existsSync(SSHD) && "openssh-server is not installed (scripts/lib/common.sh ensure_test_tools)";
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const p = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 describe("provisioning transports against the real fleet", () => {
   let h: FleetHarness;
@@ -140,21 +133,7 @@ describe("provisioning transports against the real fleet", () => {
       );
       writeFileSync(join(sshDir, "authorized_keys"), line.stdout, { mode: 0o600 });
       sshPort = await freePort();
-      writeFileSync(
-        join(sshDir, "sshd_config"),
-        [
-          `Port ${sshPort}`,
-          "ListenAddress 127.0.0.1",
-          `HostKey ${join(sshDir, "host_key")}`,
-          `AuthorizedKeysFile ${join(sshDir, "authorized_keys")}`,
-          "PasswordAuthentication no",
-          "KbdInteractiveAuthentication no",
-          "PermitRootLogin prohibit-password",
-          "StrictModes no",
-          "UsePAM no",
-          `PidFile ${join(sshDir, "sshd.pid")}`,
-        ].join("\n"),
-      );
+      writeFileSync(join(sshDir, "sshd_config"), sshdConfig(sshDir, sshPort));
       sshd = spawn(SSHD, ["-D", "-e", "-f", join(sshDir, "sshd_config")], { stdio: ["ignore", "ignore", "pipe"] });
       for (let i = 0; i < 100; i++) {
         const ok = await new Promise<boolean>((r) => {

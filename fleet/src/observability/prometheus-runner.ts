@@ -3,8 +3,8 @@
  * its pid. Also a small client of Prometheus' HTTP API (instant queries, targets, alerts) with bounded waits.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { join } from "node:path";
+import { freePort } from "@twilight/core";
 
 export interface PromSample {
   metric: Record<string, string>;
@@ -23,19 +23,6 @@ export interface RunningPrometheus {
   stop(): Promise<void>;
   /** The last lines of its log (for failure messages). */
   log(): string;
-}
-
-/** A free loopback TCP port (asked of the kernel, then released). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startPrometheus(o: { dir: string; port?: number; bin?: string }): Promise<RunningPrometheus> {
@@ -109,3 +96,5 @@ export async function startPrometheus(o: { dir: string; port?: number; bin?: str
   }
   return running;
 }
+
+export { freePort };

@@ -5,24 +5,11 @@
  */
 import { randomBytes } from "node:crypto";
 import { chmod, chown, mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { renderEnv } from "@twilight/core";
 import { REPO_ROOT } from "../images/builder.js";
 
 export const TEMPLATE_DIR = join(REPO_ROOT, "profile", "template-stock-research-pro");
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      const port = typeof a === "object" && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A uid/gid in 23000..23999 for one test profile (outside the fleet's allocation during tests). */
 export function testUid(): number {
@@ -129,3 +116,5 @@ export async function waitHealthy(port: number, timeoutMs = 30_000, path = "/hea
   }
   throw new Error(`port ${port}${path} not healthy after ${timeoutMs} ms (last: ${last})`);
 }
+
+export { freePort } from "@twilight/core";

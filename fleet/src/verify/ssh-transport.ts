@@ -8,20 +8,13 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { freePort } from "@twilight/core";
 
 export const SSHD = "/usr/sbin/sshd";
 
 export interface SshEndpoint {
   env: Record<string, string>;
   stop(): void;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const p = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
 }
 
 async function listening(port: number): Promise<boolean> {
