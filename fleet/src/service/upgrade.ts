@@ -11,8 +11,8 @@
  */
 import { Conflict, InputInvalid, Precondition } from "@twilight/core";
 import { imageRefs, projectVersion } from "../images/refs.js";
-import { readProfileEnv } from "../profiles/layout.js";
 import type { ProfileRow } from "../registry/types.js";
+import { askProfile } from "../workload/ask.js";
 import { audit } from "../workload/audit.js";
 import { type FleetContext, noProgress, type Progress } from "../workload/context.js";
 import { specOf } from "../workload/workloads.js";
@@ -327,15 +327,8 @@ export class UpgradeService {
     const base = `http://127.0.0.1:${row.port}`;
     const h = await fetch(`${base}/health`, { signal: AbortSignal.timeout(timeoutMs) });
     if (!h.ok) throw new Error(`/health answered ${h.status}`);
-    const key = (await readProfileEnv(row.profile_path, row.uid)).API_SERVER_KEY ?? "";
-    const res = await fetch(`${base}/v1/chat/completions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-      body: JSON.stringify({ messages: [{ role: "user", content: "upgrade gate: what can you do?" }] }),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    const body = (await res.json().catch(() => undefined)) as { choices?: Array<{ message?: { content?: string } }> } | undefined;
-    if (res.status !== 200 || !body?.choices?.[0]?.message?.content) throw new Error(`the gate query answered ${res.status}`);
+    const a = await askProfile(this.ctx, row, { question: "upgrade gate: what can you do?" }, timeoutMs);
+    if (!a.answer) throw new Error("the gate query got an empty answer");
   }
 
   private event(
