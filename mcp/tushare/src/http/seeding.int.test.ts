@@ -19,7 +19,7 @@ import { WAREHOUSE_META } from "./mcp.js";
 
 const TOKEN = "seeding-token-0123456789";
 
-/** The fixture source, except that `daily` waits until `open()` (the run is then mid-seed). */
+/** The fixture source, except that calls of one api (`daily` unless told) wait until `open()`. */
 class GatedSource implements TushareApi {
   readonly source = "fixture" as const;
   private readonly inner = new FixtureSource();
@@ -28,8 +28,9 @@ class GatedSource implements TushareApi {
     this.release = r;
   });
   reached = false;
+  constructor(private readonly gated = "daily") {}
   async query(api: string, params: TushareParams, fields?: readonly string[]) {
-    if (api === "daily") {
+    if (api === this.gated) {
       this.reached = true;
       await this.gate;
     }
@@ -110,6 +111,30 @@ describe("warehouse readiness while seeding", () => {
       assert.equal(h.seeding.state, "ready");
     } finally {
       await svc.close();
+    }
+  });
+
+  it("a run stopped after its daily step (in fundamentals) still seeded the warehouse, across a restart", async () => {
+    // CI found this one: the first run's daily step completed, the service was closed while the run was fetching
+    // fundamentals, the run was recorded `aborted`, and the restarted service said `seeding` again.
+    const dataDir = join(tmp.dir, "svc-stopped");
+    mkdirSync(dataDir, { recursive: true });
+    const api = new GatedSource("fina_indicator");
+    const first = await startTestService({ dataDir, api, schedulerEnabled: true });
+    await until("the run to reach fundamentals", async () => (api.reached ? true : undefined));
+    const h1 = (await (await fetch(new URL("/health", first.url))).json()) as Health;
+    assert.equal(h1.seeding.state, "ready", "the daily step is done");
+    const closing = first.close();
+    setTimeout(() => api.open(), 50);
+    await closing;
+
+    const second = await startTestService({ dataDir, schedulerEnabled: true });
+    try {
+      const h2 = (await (await fetch(new URL("/health", second.url))).json()) as Health;
+      assert.ok(h2.scheduler.enabled && h2.scheduler.last_run?.status === "aborted", "the run itself did not finish");
+      assert.equal(h2.seeding.state, "ready");
+    } finally {
+      await second.close();
     }
   });
 });

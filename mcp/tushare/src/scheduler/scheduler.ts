@@ -8,8 +8,8 @@ import { Conflict, type Logger, Unavailable } from "@twilight/core";
 import { type Clock, minusYears } from "../clock.js";
 import type { TushareApi, TushareParams } from "../tushare/types.js";
 import type { Warehouse } from "../warehouse/db.js";
-import { type RunRow, recentRuns } from "../warehouse/read.js";
-import { abortStaleRuns, finishRun, type RunCounts, startRun } from "../warehouse/write.js";
+import { type RunRow, recentRuns, seededAt } from "../warehouse/read.js";
+import { abortStaleRuns, finishRun, markSeeded, type RunCounts, startRun } from "../warehouse/write.js";
 import { dueDate, isRunDue, type LastRun, nextDueAt } from "./plan.js";
 import { backfillDaily, backfillFundamentals, refreshStockBasic, refreshTradeCal, type StepContext } from "./steps.js";
 
@@ -81,7 +81,8 @@ export class Scheduler {
     this.lastSuccessAt = runs.find((r) => r.status === "ok")?.started_at ?? null;
     this.failures = runs.findIndex((r) => r.status === "ok");
     if (this.failures < 0) this.failures = runs.length;
-    this.seeded = runs.some((r) => dailyCompleted(r));
+    // The meta record is the truth; the run history covers warehouses seeded before it was written.
+    this.seeded = (await seededAt(this.o.wh)) !== null || runs.some((r) => dailyCompleted(r));
     this.state = "idle";
   }
 
@@ -197,6 +198,7 @@ export class Scheduler {
         else if (step === "stock_basic") counts.stock_rows = await refreshStockBasic(ctx);
         else if (step === "daily") {
           await backfillDaily(ctx);
+          if (!this.seeded) await markSeeded(o.wh, ctx.nowIso());
           this.seeded = true;
         } else counts.fundamentals_rows = await backfillFundamentals(ctx, o.recheckDays ?? 7);
       } catch (e) {

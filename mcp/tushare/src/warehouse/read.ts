@@ -165,6 +165,12 @@ export async function stats(wh: Warehouse): Promise<WarehouseStats> {
   };
 }
 
+/** When the first daily backfill completed (see `markSeeded`), or null if it never has. */
+export async function seededAt(wh: Warehouse): Promise<string | null> {
+  const [r] = await wh.read("SELECT value FROM meta WHERE key = 'seeded_at'");
+  return (r?.value as string | undefined) ?? null;
+}
+
 export interface RunRow extends Row {
   id: number;
   trigger: string;

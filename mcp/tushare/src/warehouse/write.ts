@@ -100,6 +100,14 @@ export async function setMeta(c: WriterConn, key: string, value: string): Promis
   await c.run("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, value]);
 }
 
+/**
+ * Record that the first daily backfill completed (the warehouse is seeded), once: the first time is kept. Written the
+ * moment the daily step ends, so a run stopped or killed in a later step still counts as having seeded.
+ */
+export async function markSeeded(wh: Warehouse, at: string): Promise<void> {
+  await wh.write((c) => c.run("INSERT OR IGNORE INTO meta (key, value) VALUES ('seeded_at', ?)", [at]));
+}
+
 export interface RunCounts {
   trade_cal_rows: number;
   stock_rows: number;
