@@ -86,6 +86,11 @@ const Schema = z
     FLEET_LOG_KEEP: z.coerce.number().int().min(1).max(50).default(5),
     /** Scheduled backups per plan into ops/backups/ (service/backup-schedule.ts). */
     FLEET_BACKUP_SCHEDULE: z.enum(["on", "off"]).default("on"),
+    /** Hibernation (service/idle-policy.ts): idle profiles sleep and wake on their next request. */
+    FLEET_HIBERNATE: z.enum(["on", "off"]).default("on"),
+    /** Replaces every plan's idle time (0: never sleep); unset: the plan's own (basic 30 min, pro 2 h). */
+    FLEET_IDLE_AFTER_MS: z.coerce.number().int().min(0).optional(),
+    FLEET_IDLE_SWEEP_MS: z.coerce.number().int().min(100).default(30_000),
     LOG_LEVEL: z.string().default("info"),
   })
   .refine((c) => c.FLEET_MCP_UID < c.FLEET_UID_RANGE.low || c.FLEET_MCP_UID > c.FLEET_UID_RANGE.high, {
@@ -146,6 +151,7 @@ const Schema = z
       stopTimeoutMs: c.FLEET_STOP_TIMEOUT_MS,
       logs: { maxBytes: c.FLEET_LOG_MAX_BYTES, keep: c.FLEET_LOG_KEEP },
       backupSchedule: c.FLEET_BACKUP_SCHEDULE === "on",
+      hibernate: { on: c.FLEET_HIBERNATE === "on", idleAfterMs: c.FLEET_IDLE_AFTER_MS, sweepMs: c.FLEET_IDLE_SWEEP_MS },
       logLevel: c.LOG_LEVEL,
     };
   });

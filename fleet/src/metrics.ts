@@ -169,6 +169,19 @@ export function fleetMetrics(o: FleetMetricsOptions = {}) {
       labelNames: ["profile"],
       registers,
     }),
+    sleeps: new Counter({
+      name: "twilight_profile_sleeps_total",
+      help: "Profiles put to sleep (hibernated), by tier and reason (idle, operator)",
+      labelNames: ["tier", "reason"],
+      registers,
+    }),
+    wakes: new Histogram({
+      name: "twilight_profile_wake_seconds",
+      help: "Time to wake a sleeping profile until it answers, by tier and result (ok, error)",
+      labelNames: ["tier", "result"],
+      buckets: SPAWN_BUCKETS,
+      registers,
+    }),
     dataServiceUp: new Gauge({
       name: "twilight_data_service_up",
       help: "1 when the fleet's last probe of the data service answered, else 0",
@@ -247,6 +260,16 @@ export function recordCrash(m: FleetMetrics, profile: string, d: CrashDecisionSa
   if (isLooping) m.loopingNow.add(profile);
   else m.loopingNow.delete(profile);
   m.crashLooping.set({ profile }, isLooping ? 1 : 0);
+}
+
+/** A profile went to sleep. */
+export function recordSleep(m: FleetMetrics, tier: string, reason: string): void {
+  m.sleeps.inc({ tier, reason });
+}
+
+/** A wake ended (ok: the profile answers; error: it could not wake). */
+export function recordWake(m: FleetMetrics, tier: string, ok: boolean, seconds: number): void {
+  m.wakes.observe({ tier, result: ok ? "ok" : "error" }, seconds);
 }
 
 /** The delayed restart ran (the backoff is no longer pending). */

@@ -130,14 +130,22 @@ export function profileCommands(program: Command, client: Client): void {
       }),
     );
 
-  for (const verb of ["start", "stop", "restart"] as const) {
+  const VERBS = {
+    start: "start a profile and wait until it is healthy",
+    stop: "stop a profile (SIGTERM, then SIGKILL after the timeout); it stays stopped until started",
+    restart: "restart a profile and wait until it is healthy",
+    sleep: "put a running profile to sleep: its process or container stops, its state stays, its next request wakes it",
+    wake: "wake a sleeping profile and wait until it is healthy (a request through the front door does the same)",
+  } as const;
+  for (const verb of Object.keys(VERBS) as Array<keyof typeof VERBS>) {
     program
       .command(verb)
-      .description(
-        `${verb} a profile${verb === "stop" ? " (SIGTERM, then SIGKILL after the timeout)" : " and wait until it is healthy"}`,
-      )
+      .description(VERBS[verb])
       .argument("<name>")
-      .addHelpText("after", `\nExample:\n  hermes-admin ${verb} test-basic-1`)
+      .addHelpText(
+        "after",
+        `\nExample:\n  hermes-admin ${verb} test-basic-1${verb === "sleep" ? "\n\nIdle profiles sleep on their own (basic after 30 min, pro after 2 h; FLEET_IDLE_AFTER_MS)." : ""}`,
+      )
       .action(
         action(async (name: string, _o: unknown, cmd: Command) => {
           const g = cmd.optsWithGlobals<GlobalOpts>();
@@ -205,7 +213,7 @@ export function profileCommands(program: Command, client: Client): void {
                     h.name,
                     h.tier,
                     h.status,
-                    h.healthy ? "ok" : "FAIL",
+                    h.healthy ? "ok" : h.status === "sleeping" ? "asleep" : "FAIL",
                     `${h.probe.latencyMs}ms`,
                     h.probe.error ?? h.last_error,
                   ]),
@@ -214,7 +222,8 @@ export function profileCommands(program: Command, client: Client): void {
               )}\n`,
           );
         // the exit code is the profiles' (a fleet may run without its data service); `doctor` judges the platform
-        return results.every((h) => h.healthy) ? EXIT.ok : EXIT.checkFailed;
+        // a sleeping profile is not a failure: the front door wakes it on its next request
+        return results.every((h) => h.healthy || h.status === "sleeping") ? EXIT.ok : EXIT.checkFailed;
       }),
     );
 

@@ -101,6 +101,11 @@ describe("admin API contract: daemon answers parse with the CLI's schemas", () =
     await raw("restartProfile", { params: { name: "contract-1" } });
     await raw("stopProfile", { params: { name: "contract-1" } });
     await raw("startProfile", { params: { name: "contract-1" } });
+    const slept = (await raw("sleepProfile", { params: { name: "contract-1" } })) as { status: string };
+    assert.equal(slept.status, "sleeping");
+    assert.equal(((await raw("profileHealth", { params: { name: "contract-1" } })) as { status: string }).status, "sleeping");
+    const woke = (await raw("wakeProfile", { params: { name: "contract-1" } })) as { status: string };
+    assert.equal(woke.status, "running");
     await raw("migrateProfile", { params: { name: "contract-1" }, body: { to: "prefab" } });
     const removed = (await raw("removeProfile", { params: { name: "contract-2" }, query: "?force=1" })) as { archive: string };
     assert.match(removed.archive, /^contract-2@\d{8}T\d{6}Z$/);

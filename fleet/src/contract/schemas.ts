@@ -12,7 +12,7 @@ export const ProfileName = z
   .regex(/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/)
   .max(PROFILE_NAME_MAX)
   .describe("a DNS label, 1-40 characters");
-export const ProfileStatus = z.enum(["creating", "starting", "running", "stopped", "error", "migrating"]);
+export const ProfileStatus = z.enum(["creating", "starting", "running", "stopped", "error", "migrating", "sleeping"]);
 const Timestamp = z.string().describe("ISO 8601");
 
 /** A registry row as the API shows it (never a secret: only the secrets' fingerprint). */

@@ -5,6 +5,7 @@ import { openApiDocument } from "../contract/openapi.js";
 import { type FleetMetrics, forgetProfile, recordMigration, recordSpawn } from "../metrics.js";
 import type { ProfileRow } from "../registry/types.js";
 import type { ProfileAccess } from "../service/access.js";
+import type { Hibernation } from "../service/hibernate.js";
 import type { Migrator } from "../service/migrate.js";
 import type { ProfileService } from "../service/profiles.js";
 import { audit } from "../workload/audit.js";
@@ -20,6 +21,7 @@ export interface ApiDeps {
   profiles: ProfileService;
   access: ProfileAccess;
   migrator: Migrator;
+  hibernation: Hibernation;
   metrics: FleetMetrics;
   log: Logger;
   publicUrl: () => string;
@@ -178,6 +180,16 @@ export function profileHandlers(d: ApiDeps): ProfileHandlers {
     },
     stopProfile: async ({ params, actor, progress }) => view(await d.profiles.stop(params.name, actor, progress)),
     restartProfile: async ({ params, actor, progress }) => view(await d.profiles.restart(params.name, actor, progress)),
+    sleepProfile: async ({ params, actor, progress }) =>
+      view(await d.hibernation.sleep(params.name, actor, "operator", progress)),
+    wakeProfile: async ({ params, actor, progress }) => {
+      const row = await d.profiles.get(params.name);
+      if (row.status !== "sleeping") {
+        progress(`not sleeping (${row.status})`);
+        return view(row);
+      }
+      return view(await d.hibernation.wake(params.name, actor, "operator", progress));
+    },
     migrateProfile: async ({ params, body, actor, progress }) => {
       const t0 = performance.now();
       const from = (await d.ctx.registry.get(params.name))?.tier ?? "unknown";
@@ -237,7 +249,11 @@ export function profileHandlers(d: ApiDeps): ProfileHandlers {
       const code = await run({ onStdout: frame("o"), onStderr: frame("e"), signal: ac.signal });
       res.end(`${JSON.stringify({ exit: code })}\n`);
     },
-    askProfile: async ({ params, body, actor }) => d.access.ask(params.name, body, actor),
+    askProfile: async ({ params, body, actor }) => {
+      // asking is a request like any other: a sleeping profile wakes for it
+      if ((await d.profiles.get(params.name)).status === "sleeping") await d.hibernation.wake(params.name, actor, "request");
+      return d.access.ask(params.name, body, actor);
+    },
     rotateSecrets: async ({ params, body, actor, progress }) => {
       const r = await d.profiles.rotateSecrets(params.name, body.which, actor, progress);
       return { ...r, profile: view(r.profile) };

@@ -1,14 +1,20 @@
 /**
  * The front door: `/p/<profile>/...` is proxied to wherever the profile runs now, so its URL never changes across
  * restarts, tiers and migrations. While a profile is being handed over, new requests are held (bounded count and
- * deadline) and released to the new home; callers see latency, not errors.
+ * deadline) and released to the new home; callers see latency, not errors. A sleeping (hibernated) profile is woken by
+ * the first request that reaches it; that request and the ones behind it wait for the wake (bounded by the same deadline)
+ * and a wake that fails answers 503 with its reason.
  */
 import { type IncomingMessage, request, type ServerResponse } from "node:http";
 import { DomainError, type Logger, sendError } from "@twilight/core";
 import { squatter } from "../lib/sockets.js";
 
 /** Where a profile is reachable now: its host port on 127.0.0.1 and the uid that must be listening there. */
-export type Upstream = { port: number; owner: number } | { unknown: true } | { down: string /* its status, e.g. stopped */ };
+export type Upstream =
+  | { port: number; owner: number }
+  | { unknown: true }
+  | { sleeping: true }
+  | { down: string /* its status, e.g. stopped */ };
 
 export interface FrontDoorOptions {
   resolve: (profile: string) => Promise<Upstream>;
@@ -20,6 +26,8 @@ export interface FrontDoorOptions {
   maxHeld?: number;
   holdDeadlineMs?: number;
   onRequest?: (profile: string, status: number, seconds: number, heldMs: number) => void;
+  /** Wake a sleeping profile (resolves when it answers, rejects with the reason it cannot); none: sleeping is down. */
+  wake?: (profile: string) => Promise<void>;
 }
 
 interface Gate {
@@ -47,6 +55,8 @@ export class FrontDoor {
   private readonly deadlineMs: number;
   /** Longest time any request was held, per profile (for migration reports). */
   readonly maxHeldMs = new Map<string, number>();
+  /** When each profile last had a request begin or end here (for the idle policy). */
+  private readonly lastSeen = new Map<string, number>();
 
   constructor(private readonly o: FrontDoorOptions) {
     this.maxHeld = o.maxHeld ?? 1000;
@@ -72,6 +82,11 @@ export class FrontDoor {
 
   inFlight(profile: string): number {
     return this.inflight.get(profile) ?? 0;
+  }
+
+  /** Epoch ms of the last request activity for `profile` seen by this front door (undefined: none yet). */
+  lastRequestAt(profile: string): number | undefined {
+    return this.lastSeen.get(profile);
   }
 
   /** Wait until no request of `profile` is in flight (bounded); resolves false on timeout. */
@@ -116,13 +131,24 @@ export class FrontDoor {
   async handle(profile: string, rest: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const t0 = performance.now();
     let held = 0;
+    this.lastSeen.set(profile, Date.now());
     try {
-      held = await this.waitGate(profile);
+      // no await between "no gate" and counting the request in flight: a hold + drain that starts in between (a
+      // migration, a sleep) would otherwise see nothing in flight and stop the workload this request is about to reach
+      if (this.gates.has(profile)) held = await this.waitGate(profile);
       if (held > (this.maxHeldMs.get(profile) ?? 0)) this.maxHeldMs.set(profile, held);
       // counted from here: a drain waits for requests still resolving their upstream, not only those forwarding
       this.inflight.set(profile, this.inFlight(profile) + 1);
       try {
-        const up = await this.o.resolve(profile);
+        let up = await this.o.resolve(profile);
+        if ("sleeping" in up && this.o.wake) {
+          const w0 = performance.now();
+          await this.bounded(this.o.wake(profile), profile);
+          held += performance.now() - w0;
+          up = await this.o.resolve(profile);
+        }
+        if ("sleeping" in up)
+          throw new DomainError("UNAVAILABLE", `profile ${profile} is sleeping`, { hint: `hermes-admin wake ${profile}` });
         if ("unknown" in up)
           throw new DomainError("NOT_FOUND", `no profile named ${profile}`, { hint: "hermes-admin list shows the profiles" });
         if ("down" in up)
@@ -137,6 +163,7 @@ export class FrontDoor {
         }
         await this.forward(up.port, rest, req, res);
       } finally {
+        this.lastSeen.set(profile, Date.now());
         const n = this.inFlight(profile) - 1;
         this.inflight.set(profile, n);
         if (n === 0) for (const w of this.drainWaiters.get(profile)?.splice(0) ?? []) w();
@@ -146,6 +173,32 @@ export class FrontDoor {
     } finally {
       this.o.onRequest?.(profile, res.statusCode, (performance.now() - t0) / 1000, held);
     }
+  }
+
+  /** A wake the caller waits for, at most the hold deadline (the wake itself goes on and ends on its own). */
+  private bounded(p: Promise<void>, profile: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const t = setTimeout(
+        () =>
+          reject(
+            new DomainError("TIMEOUT", `profile ${profile} did not wake within ${this.deadlineMs} ms`, {
+              retryable: true,
+              hint: `hermes-admin events ${profile}; hermes-admin logs ${profile}`,
+            }),
+          ),
+        this.deadlineMs,
+      );
+      p.then(
+        () => {
+          clearTimeout(t);
+          resolve();
+        },
+        (e) => {
+          clearTimeout(t);
+          reject(e);
+        },
+      );
+    });
   }
 
   private forward(port: number, rest: string, req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -12,7 +12,7 @@ import { type FleetConfig, fleetConfig } from "../config.js";
 import { GatewayService, networkGatewayAddress } from "../gateway-service/index.js";
 import { projectVersion } from "../images/refs.js";
 import { ensureAdminToken, removePidFile, writePidFile } from "../lib/daemon-files.js";
-import { apiRouteLabel, fleetMetrics, recordFrontDoor, recordHeld } from "../metrics.js";
+import { apiRouteLabel, fleetMetrics, recordFrontDoor, recordHeld, recordSleep, recordWake } from "../metrics.js";
 import { GatewayKeyFile } from "../profiles/gateway-keys.js";
 import { McpTokenFile } from "../profiles/mcp-tokens.js";
 import { openRegistry } from "../registry/index.js";
@@ -24,6 +24,7 @@ import { ProcessDriver } from "../runtime/process.js";
 import { CgroupSandbox } from "../runtime/sandbox.js";
 import { ProfileAccess } from "../service/access.js";
 import { BackupService } from "../service/backup.js";
+import { Hibernation } from "../service/hibernate.js";
 import { Migrator } from "../service/migrate.js";
 import { ProfileService } from "../service/profiles.js";
 import { reconcileAtStart } from "../service/reconcile.js";
@@ -129,8 +130,12 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
     resolve: async (name) => {
       const row = await registry.get(name);
       if (!row) return { unknown: true };
+      if (row.status === "sleeping" || hibernation.isWaking(name)) return { sleeping: true };
       if (row.status !== "running" && row.status !== "starting" && row.status !== "migrating") return { down: row.status };
       return { port: row.port, owner: listenerUidOf(ctx, row) };
+    },
+    wake: async (name) => {
+      await hibernation.wake(name, "front-door", "request");
     },
     onRequest: (profile, status, seconds, heldMs) => {
       recordFrontDoor(metrics, profile, status, seconds, heldMs);
@@ -140,6 +145,10 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
   const adminToken = ensureAdminToken(cfg.adminTokenFile);
   const dashboard = new Dashboard({ adminToken, registry, log: log.child({ part: "ui" }) });
   const migrator = new Migrator(ctx, mutex, supervisor, profiles, frontDoor);
+  const hibernation = new Hibernation(ctx, mutex, supervisor, profiles, frontDoor, {
+    slept: (tier, reason) => recordSleep(metrics, tier, reason),
+    woke: (tier, ok, seconds) => recordWake(metrics, tier, ok, seconds),
+  });
   const router = new Router();
   // the admin token, or the dashboard's session cookie (plus its CSRF token on anything but GET)
   const admin: Authenticator = (req) => {
@@ -170,6 +179,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
         profiles,
         access: new ProfileAccess(ctx, profiles),
         migrator,
+        hibernation,
         metrics,
         log,
         publicUrl: () => cfg.api.publicUrl ?? url,
@@ -248,6 +258,20 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
       });
   };
   if (cfg.backupSchedule) backupTick = setTimeout(tick, 60_000).unref();
+  // hibernation (service/idle-policy.ts): one idle round at a time
+  let idleTick: NodeJS.Timeout | undefined;
+  const idleRound = () => {
+    void hibernation
+      .sweep(cfg.hibernate.idleAfterMs)
+      .then((slept) => {
+        if (slept.length) log.info({ slept }, "idle profiles put to sleep");
+      })
+      .catch((err: Error) => log.warn({ err: err.message }, "idle round failed"))
+      .finally(() => {
+        if (!closing) idleTick = setTimeout(idleRound, cfg.hibernate.sweepMs).unref();
+      });
+  };
+  if (cfg.hibernate.on) idleTick = setTimeout(idleRound, cfg.hibernate.sweepMs).unref();
   writePidFile(cfg.pidFile, { pid: process.pid, url });
   return {
     ctx,
@@ -259,6 +283,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
     url,
     async close() {
       clearTimeout(backupTick);
+      clearTimeout(idleTick);
       closing = true;
       clearTimeout(statsTick);
       supervisor.close();

@@ -27,6 +27,13 @@ const SCHEMA_MIGRATIONS = `CREATE TABLE IF NOT EXISTS schema_migrations (
 
 const APPEND_ONLY = "profile_events is append-only";
 
+/** hermes_profiles' columns after migration 3, in table order (the SQLite rebuild of migration 4 copies them). */
+const V4_COLUMNS = [
+  "id, name, tier, user_id, status, pid, container_id, profile_path, created_at, last_health_check, desired_state",
+  "port, uid, gid, generation, image, plan, order_id, restart_count, last_error, secrets_fingerprint, updated_at",
+  "last_started_at, workload_handle",
+].join(", ");
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -113,6 +120,51 @@ export const MIGRATIONS: readonly Migration[] = [
         )::text WHERE pid IS NOT NULL OR container_id IS NOT NULL`,
       },
       "ALTER TABLE hermes_profiles DROP COLUMN pid_start_time",
+    ],
+  },
+  {
+    version: 4,
+    name: "status_sleeping",
+    steps: [
+      // Hibernation adds the `sleeping` status. PostgreSQL replaces the CHECK; SQLite cannot alter a CHECK, so the
+      // table is rebuilt (same columns, order, constraints and index; the rows are copied inside this transaction).
+      {
+        postgres: `ALTER TABLE hermes_profiles DROP CONSTRAINT hermes_profiles_status_check,
+          ADD CONSTRAINT hermes_profiles_status_check
+          CHECK (status IN ('creating', 'starting', 'running', 'stopped', 'error', 'migrating', 'sleeping'))`,
+        sqlite: `CREATE TABLE hermes_profiles_v4 (
+          id TEXT PRIMARY KEY,
+          name TEXT NOT NULL CONSTRAINT hermes_profiles_name_key UNIQUE,
+          tier TEXT NOT NULL CHECK (tier IN ('prefab', 'container')),
+          user_id TEXT,
+          status TEXT NOT NULL CHECK (status IN ('creating', 'starting', 'running', 'stopped', 'error', 'migrating', 'sleeping')),
+          pid INTEGER CHECK (pid IS NULL OR pid > 0),
+          container_id TEXT,
+          profile_path TEXT NOT NULL,
+          created_at {{TIMESTAMP}} NOT NULL,
+          last_health_check {{TIMESTAMP}},
+          desired_state TEXT NOT NULL DEFAULT 'stopped' CHECK (desired_state IN ('running', 'stopped')),
+          port INTEGER NOT NULL CONSTRAINT hermes_profiles_port_key UNIQUE CHECK (port BETWEEN 1 AND 65535),
+          uid {{BIGINT}} NOT NULL CONSTRAINT hermes_profiles_uid_key UNIQUE CHECK (uid >= 0),
+          gid {{BIGINT}} NOT NULL CHECK (gid >= 0),
+          generation INTEGER NOT NULL DEFAULT 1 CHECK (generation >= 0),
+          image TEXT,
+          plan TEXT,
+          order_id TEXT,
+          restart_count INTEGER NOT NULL DEFAULT 0 CHECK (restart_count >= 0),
+          last_error TEXT,
+          secrets_fingerprint TEXT NOT NULL,
+          updated_at {{TIMESTAMP}} NOT NULL,
+          last_started_at {{TIMESTAMP}},
+          workload_handle TEXT
+        ){{STRICT}}`,
+      },
+      { sqlite: `INSERT INTO hermes_profiles_v4 SELECT ${V4_COLUMNS} FROM hermes_profiles` },
+      { sqlite: "DROP TABLE hermes_profiles" },
+      { sqlite: "ALTER TABLE hermes_profiles_v4 RENAME TO hermes_profiles" },
+      {
+        sqlite: "CREATE UNIQUE INDEX hermes_profiles_order_id_key ON hermes_profiles (order_id) WHERE order_id IS NOT NULL",
+      },
     ],
   },
 ];

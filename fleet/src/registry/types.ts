@@ -5,7 +5,7 @@
  */
 import type { Tier } from "@twilight/core";
 
-export const PROFILE_STATUSES = ["creating", "starting", "running", "stopped", "error", "migrating"] as const;
+export const PROFILE_STATUSES = ["creating", "starting", "running", "stopped", "error", "migrating", "sleeping"] as const;
 export type ProfileStatus = (typeof PROFILE_STATUSES)[number];
 export type DesiredState = "running" | "stopped";
 

@@ -33,7 +33,11 @@ export class ProfileAccess {
 
   async health(name: string, timeoutMs = 3000): Promise<HealthReport> {
     const row = await this.profiles.get(name);
-    const probe = await probeHealth(row.port, timeoutMs, listenerUidOf(this.ctx, row));
+    // a sleeping profile has no workload to probe (its port is nobody's now); it is fine, and wakes on a request
+    const probe: HealthResult =
+      row.status === "sleeping"
+        ? { ok: false, status: "sleeping", latencyMs: 0, error: "sleeping: its next request wakes it" }
+        : await probeHealth(row.port, timeoutMs, listenerUidOf(this.ctx, row));
     return { name: row.name, tier: row.tier, status: row.status, healthy: probe.ok, probe, last_error: row.last_error };
   }
 

@@ -86,7 +86,9 @@ export class Migrator {
       }
       this.ctx.drivers.for(o.to); // fail early, with a hint, when the target tier has no driver here
       if (row.status === "migrating") throw new Precondition(`${name} is already migrating`);
-      if (row.desired_state === "stopped" || row.status === "stopped" || row.status === "error") {
+      if (row.desired_state === "stopped" || ["stopped", "error", "sleeping"].includes(row.status)) {
+        // nothing runs: switch the tier on disk and in the row (a sleeping profile wakes on its new tier)
+        const keep = row.status === "sleeping" ? ("sleeping" as const) : ("stopped" as const);
         const gen = row.generation + 1;
         await writeConfig(
           row.profile_path,
@@ -97,17 +99,25 @@ export class Migrator {
         await this.ctx.registry.update(name, {
           tier: o.to,
           generation: gen,
-          status: "stopped",
+          status: keep,
           ...handlePatch(null),
         });
-        await this.event(name, o.actor, "migrate", "ok", { from: row.tier, to: o.to, stopped: true });
-        step("retiered", { note: "profile is stopped: switched its tier; start it when you want it running" });
+        await this.event(name, o.actor, "migrate", "ok", { from: row.tier, to: o.to, [keep]: true });
+        step("retiered", {
+          note:
+            keep === "sleeping"
+              ? "profile is sleeping: switched its tier; its next request wakes it there"
+              : "profile is stopped: switched its tier; start it when you want it running",
+        });
         return {
           ...base,
           outcome: "retiered-stopped",
           generation: gen,
           total_ms: Math.round(performance.now() - t0),
-          message: `${name} was not running: it will start as ${o.to} (hermes-admin start ${name})`,
+          message:
+            keep === "sleeping"
+              ? `${name} was sleeping: it wakes as ${o.to} on its next request (or hermes-admin wake ${name})`
+              : `${name} was not running: it will start as ${o.to} (hermes-admin start ${name})`,
         };
       }
       return await this.live(row, o, { t0, step, steps });

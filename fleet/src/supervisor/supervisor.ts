@@ -109,8 +109,11 @@ export class Supervisor {
         out.adopted.push(row.name);
         await this.event(row.name, "adopt", "ok", { pid: row.pid, container_id: row.container_id });
         if (row.desired_state === "stopped") await this.stopNow(row);
+        // a wake the crash cut short before the row said so: the profile sleeps on, the next request wakes it
+        else if (row.status === "sleeping") await this.stopNow(row, "sleeping");
         continue;
       }
+      if (row.status === "sleeping") continue;
       if (row.desired_state !== "running" || row.status === "error") {
         if (row.status !== "error" && row.status !== "stopped")
           await this.ctx.registry.update(row.name, { status: "stopped", ...handlePatch(null) });
@@ -130,9 +133,9 @@ export class Supervisor {
     return out;
   }
 
-  private async stopNow(row: ProfileRow): Promise<void> {
+  private async stopNow(row: ProfileRow, status: "stopped" | "sleeping" = "stopped"): Promise<void> {
     await this.quietly(row.name, () => stopWorkload(this.ctx, row));
-    await this.ctx.registry.update(row.name, { status: "stopped", ...handlePatch(null) });
+    await this.ctx.registry.update(row.name, { status, ...handlePatch(null) });
   }
 
   private async onExit(name: string, generation: number, code: number | null, signal: string | null): Promise<void> {
@@ -140,7 +143,7 @@ export class Supervisor {
     const s = this.state(name);
     if (s.quiet > 0) return;
     const row = await this.ctx.registry.get(name);
-    if (!row || row.generation !== generation || row.status === "migrating" || row.status === "error") return;
+    if (!row || row.generation !== generation || ["migrating", "error", "sleeping"].includes(row.status)) return;
     if (row.desired_state !== "running") {
       await this.ctx.registry.update(name, { status: "stopped", ...handlePatch(null) });
       return;
@@ -177,7 +180,7 @@ export class Supervisor {
     if (this.closed) return;
     await this.mutex.run(name, async () => {
       const row = await this.ctx.registry.get(name);
-      if (!row || row.desired_state !== "running" || row.status === "migrating" || row.status === "error") return;
+      if (!row || row.desired_state !== "running" || ["migrating", "error", "sleeping"].includes(row.status)) return;
       try {
         await this.ctx.registry.bumpRestarts(name);
         this.hooks.restarted?.(name);

@@ -1,0 +1,170 @@
+/**
+ * Hibernation end to end (issue 13): idle profiles sleep (their workload stops: memory back to the host), the front door
+ * wakes them on the next request and holds it until they answer, the conversation goes on; 100 concurrent requests to
+ * 20 sleeping profiles all succeed; a profile that cannot wake answers a clear 503 with its reason, fast, and an event.
+ * Real daemon (idle time 1.5 s, sweep every 200 ms), real prefab processes and Docker containers.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { buildImages } from "../images/index.js";
+import { isSameProcessAlive } from "../lib/proc.js";
+import { eventually, type FleetHarness, fleetHarness } from "../testing/harness.js";
+import { ProfileClient } from "../verify/profile-client.js";
+
+interface P {
+  name: string;
+  tier: string;
+  status: string;
+  pid: number | null;
+  container_id: string | null;
+  profile_path: string;
+  last_error: string | null;
+}
+interface Ev {
+  action: string;
+  result: string;
+  actor: string;
+  detail: Record<string, unknown>;
+}
+
+describe("hibernation: idle profiles sleep and the front door wakes them", () => {
+  let h: FleetHarness;
+  const names: string[] = [];
+  const rows = () => h.cliJson<{ profiles: P[] }>(["list", "--no-stats"]).profiles;
+  const row = (n: string) => rows().find((p) => p.name === n) as P;
+  const events = (n: string) => h.cliJson<{ events: Ev[] }>(["events", n]).events;
+  const spawn = (n: string, tier = "prefab") => {
+    const r = h.cli(["spawn", n, "--tier", tier]);
+    assert.equal(r.code, 0, r.stderr);
+    names.push(n);
+    return row(n);
+  };
+  const asleep = (n: string, ms = 20_000) => eventually(() => row(n).status === "sleeping", ms, `${n} asleep`);
+
+  before(async () => {
+    await buildImages({ only: ["profile"] });
+    h = await fleetHarness({
+      FLEET_PORT_RANGE: "20201-20260",
+      FLEET_UID_RANGE: "61400-61499",
+      FLEET_IDLE_AFTER_MS: "1500",
+      FLEET_IDLE_SWEEP_MS: "200",
+      FLEET_START_TIMEOUT_MS: "60000",
+    });
+    await h.startDaemon();
+  });
+  after(async () => {
+    if (h) {
+      for (const n of names) h.cli(["rm", n, "--force"]);
+      await h.cleanup();
+    }
+  });
+
+  test("prefab: idle -> sleeping (process gone), the next request wakes it and the conversation goes on", async () => {
+    const p = spawn("hib-pre");
+    const c = new ProfileClient(p.name, h.url, p.profile_path);
+    const t1 = await c.chat("what can you do?");
+    assert.equal(t1.status, 200, t1.error);
+    const pid = row(p.name).pid as number;
+    await asleep(p.name);
+    const slept = row(p.name);
+    assert.equal(slept.pid, null);
+    assert.equal(isSameProcessAlive(pid), false, "the process is gone: its memory went back to the host");
+    const sleep = events(p.name).find((e) => e.action === "sleep");
+    assert.equal(sleep?.result, "ok");
+    assert.equal(sleep?.detail.reason, "idle");
+    const health = h.cli(["health", p.name]);
+    assert.equal(health.code, 0, "a sleeping profile is not a failed health check");
+    assert.match(health.stdout, /sleeping\s+asleep/);
+
+    const t2 = await c.chat("what can you do?", t1.sessionId);
+    assert.equal(t2.status, 200, t2.error);
+    assert.equal(t2.sessionId, t1.sessionId);
+    const s = await c.session(t1.sessionId);
+    assert.equal(s?.messages.filter((m) => m.role === "user").length, 2, "both turns are in the one conversation");
+    assert.equal(row(p.name).status, "running");
+    const wake = events(p.name).find((e) => e.action === "wake");
+    assert.equal(wake?.result, "ok");
+    assert.equal(wake?.detail.reason, "request");
+    assert.equal(typeof wake?.detail.wake_ms, "number");
+  });
+
+  test("container: hermes-admin sleep stops the container, a request wakes it with its sessions", async () => {
+    const p = spawn("hib-ctr", "container");
+    const c = new ProfileClient(p.name, h.url, p.profile_path);
+    const t1 = await c.chat("what can you do?");
+    assert.equal(t1.status, 200, t1.error);
+    const cid = row(p.name).container_id as string;
+    const r = h.cliJson<P>(["sleep", p.name]);
+    assert.equal(r.status, "sleeping");
+    const inspect = spawnSync("docker", ["inspect", "-f", "{{.State.Running}}", cid], { encoding: "utf8" });
+    assert.notEqual(inspect.stdout.trim(), "true", "the container no longer runs");
+    const t2 = await c.chat("what can you do?", t1.sessionId);
+    assert.equal(t2.status, 200, t2.error);
+    const s = await c.session(t1.sessionId);
+    assert.equal(s?.messages.filter((m) => m.role === "user").length, 2);
+    assert.equal(row(p.name).tier, "container");
+    assert.ok(events(p.name).some((e) => e.action === "sleep" && e.detail.reason === "operator"));
+  });
+
+  test("100 concurrent requests to 20 sleeping profiles: 0 failed, each woken once", async () => {
+    const many = Array.from({ length: 20 }, (_, i) => `hib-m${String(i).padStart(2, "0")}`);
+    for (const n of many) spawn(n);
+    await eventually(() => many.every((n) => row(n).status === "sleeping"), 60_000, "all 20 asleep");
+    const clients = many.map((n) => new ProfileClient(n, h.url, row(n).profile_path));
+    const t0 = performance.now();
+    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => (clients[i % 20] as ProfileClient).ping(60_000)));
+    const wall = performance.now() - t0;
+    const failed = results.filter((r) => !r.ok);
+    assert.equal(failed.length, 0, `statuses ${failed.map((f) => f.status).join(",")}`);
+    const ms = results.map((r) => r.ms).sort((a, b) => a - b);
+    console.log(
+      `# 100 requests to 20 sleeping prefab profiles: 0 failed, wall ${Math.round(wall)} ms, ` +
+        `p50 ${Math.round(ms[49] as number)} ms, max ${Math.round(ms[99] as number)} ms`,
+    );
+    for (const n of many) {
+      const wakes = events(n).filter((e) => e.action === "wake");
+      assert.equal(wakes.length, 1, `${n} woke ${wakes.length} times`);
+    }
+  });
+
+  test("a profile that cannot wake answers 503 with the reason at once, records it, and wakes once fixed", async () => {
+    const p = spawn("hib-bad");
+    const c = new ProfileClient(p.name, h.url, p.profile_path);
+    await asleep(p.name);
+    // the tenant overwrites its own state.db with garbage: the runtime cannot open it and exits at start
+    const db = join(p.profile_path, "data", "state.db");
+    const aside = ["", "-wal", "-shm"].filter((x) => existsSync(db + x));
+    for (const x of aside) renameSync(db + x, `${db + x}.real`);
+    writeFileSync(db, "this is not a database ".repeat(400));
+    try {
+      const t0 = performance.now();
+      const res = await fetch(`${h.url}/p/${p.name}/v1/models`, { headers: { authorization: `Bearer ${c.apiKey}` } });
+      const ms = performance.now() - t0;
+      const body = (await res.json()) as { error: { code: string; message: string; hint?: string } };
+      assert.equal(res.status, 503, JSON.stringify(body));
+      assert.equal(body.error.code, "UNAVAILABLE");
+      assert.match(body.error.message, /could not wake/);
+      assert.match(body.error.hint ?? "", /hermes-admin wake hib-bad/);
+      assert.ok(ms < 15_000, `answered in ${Math.round(ms)} ms, not a hang`);
+      const t1 = performance.now();
+      const again = await c.ping(5_000);
+      assert.equal(again.status, 503, "within the retry window the answer comes without another attempt");
+      assert.ok(performance.now() - t1 < 1000);
+      const wakes = events(p.name).filter((e) => e.action === "wake");
+      assert.equal(wakes.length, 1);
+      assert.equal(wakes[0]?.result, "error");
+      const r = row(p.name);
+      assert.equal(r.status, "sleeping");
+      assert.match(r.last_error ?? "", /wake failed/);
+    } finally {
+      rmSync(db, { force: true });
+      for (const x of aside) renameSync(`${db + x}.real`, db + x);
+    }
+    const woke = h.cliJson<P>(["wake", p.name]);
+    assert.equal(woke.status, "running");
+    assert.equal((await c.ping()).ok, true);
+  });
+});
