@@ -3,6 +3,7 @@
  * Reads the profile, serves the API on API_SERVER_HOST:API_SERVER_PORT, and on SIGTERM/SIGINT drains and exits 0.
  */
 import { createLogger, isDomainError } from "@twilight/core";
+import { idleCollector } from "./idle-gc.js";
 import { AgentMetrics } from "./metrics.js";
 import { loadProfile } from "./profile.js";
 import { openRuntime, type Runtime } from "./runtime.js";
@@ -15,7 +16,10 @@ async function main(): Promise<void> {
   if (profile.missing.length) plog.warn({ vars: profile.missing }, "config.yaml references variables that are not set");
   const metrics = new AgentMetrics(profile.name);
   let runtime: Runtime | null = null;
+  const idle =
+    profile.idleGcMs > 0 ? idleCollector(profile.idleGcMs, (ms) => plog.debug({ ms }, "idle: memory given back")) : undefined;
   const server = new AgentServer({
+    ...(idle ? { idle } : {}),
     profile: profile.name,
     generation: profile.generation,
     apiKey: profile.apiKey,
@@ -40,6 +44,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }, profile.shutdownGraceMs + 5_000);
     hard.unref();
+    idle?.stop();
     await server.close(profile.shutdownGraceMs);
     await (runtime as Runtime | null)?.close();
     plog.info("stopped cleanly");

@@ -86,6 +86,8 @@ export const AgentEnvSchema = z.object({
     .positive()
     .default(256 * 1024),
   AGENT_SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(10_000),
+  /** Quiet time after the last request before one full GC gives memory back (idle-gc.ts); 0 turns it off. */
+  AGENT_IDLE_GC_MS: z.coerce.number().int().min(0).default(5_000),
 });
 export type AgentEnv = z.infer<typeof AgentEnvSchema>;
 
@@ -99,6 +101,7 @@ export interface Profile {
   standby: boolean;
   maxBodyBytes: number;
   shutdownGraceMs: number;
+  idleGcMs: number;
   config: ProfileConfig;
   /** Merged environment (process env over `.env`); holds secrets, never log it. */
   env: Record<string, string>;
@@ -167,6 +170,7 @@ export function loadProfile(processEnv: NodeJS.ProcessEnv = process.env, cwd = p
     standby: e.TWILIGHT_STANDBY === "1",
     maxBodyBytes: e.AGENT_MAX_BODY_BYTES,
     shutdownGraceMs: e.AGENT_SHUTDOWN_GRACE_MS,
+    idleGcMs: e.AGENT_IDLE_GC_MS,
     config,
     env,
     missing,

@@ -18,6 +18,8 @@ export interface ServerDeps {
   log: Logger;
   /** Opens state.db and the rest of the runtime; called at start (not standby) or on activate. Returns the API router. */
   open: () => Promise<Router>;
+  /** Told when requests begin and end (idle-gc.ts gives memory back once they stop). */
+  idle?: { busy(): void; done(inflight: number): void };
 }
 
 export class AgentServer {
@@ -45,7 +47,11 @@ export class AgentServer {
     });
     this.http = createServer((req, res) => {
       this.inflight++;
-      res.on("close", () => this.inflight--);
+      deps.idle?.busy();
+      res.on("close", () => {
+        this.inflight--;
+        deps.idle?.done(this.inflight);
+      });
       void this.dispatch(req, res);
     });
     this.http.keepAliveTimeout = 5_000;

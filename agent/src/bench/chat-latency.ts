@@ -4,7 +4,7 @@
  * concurrent, plus the idle RSS of the profile process (fresh, and after the load) beside a bare Node HTTP server.
  * Uses the real data service (mcp/tushare/dist/main.js) when built, else the in-process fake (said in the output).
  *   node agent/dist/bench/chat-latency.js [--requests 300] [--concurrency 8] [--data-service auto|real|fake]
- *     [--node-options=--max-semi-space-size=1] [--json]
+ *     [--node-options=--max-semi-space-size=1] [--env=MALLOC_ARENA_MAX=2 ...] [--json]
  * --node-options starts the profile process with those Node flags (NODE_OPTIONS), to measure a flag's RSS/latency cost.
  */
 import { spawn } from "node:child_process";
@@ -107,6 +107,7 @@ async function main(): Promise<void> {
       concurrency: { type: "string", default: "8" },
       "data-service": { type: "string", default: "auto" },
       "node-options": { type: "string", default: "" },
+      env: { type: "string", multiple: true, default: [] },
       json: { type: "boolean", default: false },
     },
   });
@@ -125,6 +126,7 @@ async function main(): Promise<void> {
       API_SERVER_PORT: String(port),
       LOG_LEVEL: "warn",
       ...(values["node-options"] ? { NODE_OPTIONS: values["node-options"] } : {}),
+      ...Object.fromEntries((values.env ?? []).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)])),
     });
     child = p.child;
     const a = { url: p.url, apiKey: "hk_test_bench_key" };
@@ -134,7 +136,25 @@ async function main(): Promise<void> {
     await load(a, 40, 1, "warm");
     const seq = await load(a, total, 1, "seq");
     const par = await load(a, total, conc, "par");
-    await sleep(3_000);
+    const idleTrace: Array<[number, number]> = [];
+    for (const at of [3, 10, 20, 30]) {
+      await sleep((at - (idleTrace.at(-1)?.[0] ?? 0)) * 1000);
+      idleTrace.push([at, rssMiB(child.pid as number)]);
+    }
+    {
+      // where the resident memory is, by mapping: the node binary's pages are shared by every profile on the host
+      const by = new Map<string, number>();
+      let cur = "";
+      for (const line of readFileSync(`/proc/${child.pid}/smaps`, "utf8").split("\n")) {
+        const m = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+        if (m) cur = (m[1] ?? "").replace(/.*node_modules\//, "nm:").replace(/^$/, "[anon]");
+        const r = /^Rss:\s+(\d+) kB/.exec(line);
+        if (r) by.set(cur, (by.get(cur) ?? 0) + Number(r[1]));
+      }
+      for (const [k, v] of [...by].sort((a, b) => b[1] - a[1]).slice(0, 12))
+        console.error(`  smaps ${Math.round(v / 1024)} MiB ${k}`);
+    }
+    console.error(`idle RSS after load: ${idleTrace.map(([s, r]) => `${s}s ${r} MiB`).join(", ")}`);
     const idleAfter = rssMiB(child.pid as number);
     const memAfter = await memoryOf(a, child.pid as number);
     const bare = await bareNodeRss();

@@ -3,7 +3,7 @@
  * agent in-process (AgentServer + runtime on 127.0.0.1:0), or spawn `agent/dist/main.js` as a real process.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,7 +17,12 @@ import { AgentServer } from "../server.js";
 import type { ToolSource } from "../tools.js";
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
-export const AGENT_MAIN = join(REPO, "agent/dist/main.js");
+/** What ships (the bundle, scripts/bundle-agent.mjs) when built, else the compiled module; AGENT_MAIN_OVERRIDE picks. */
+export const AGENT_MAIN =
+  process.env.AGENT_MAIN_OVERRIDE ??
+  (existsSync(join(REPO, "agent/dist/bundle/main.mjs"))
+    ? join(REPO, "agent/dist/bundle/main.mjs")
+    : join(REPO, "agent/dist/main.js"));
 
 export interface ProfileDirOptions {
   name: string;

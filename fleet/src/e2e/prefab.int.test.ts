@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parseEnv } from "@twilight/core";
+import { AGENT_BUNDLE, AGENT_NODE_FLAGS } from "../images/refs.js";
 import { eventually, type FleetHarness, fleetHarness } from "../testing/harness.js";
 
 interface P {
@@ -22,6 +23,22 @@ interface P {
   runtime: { running: boolean; uptime_s: number | null; memory_bytes: number | null; stats_age_s?: number | null };
 }
 const NAMES = ["test-basic-1", "test-basic-2", "test-parallel-1"];
+
+/** The command lines of a process and its descendants (the sandbox may wrap the runtime). */
+function treeArgv(root: number): string[] {
+  const out: string[] = [];
+  const stack = [root];
+  while (stack.length) {
+    const pid = stack.pop() as number;
+    try {
+      out.push(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim());
+      stack.push(...readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
 
 describe("prefab tier, driven through hermes-admin", () => {
   let h: FleetHarness;
@@ -57,6 +74,12 @@ describe("prefab tier, driven through hermes-admin", () => {
       assert.deepEqual([env.mode & 0o777, env.uid, env.gid], [0o640, 0, p.uid]);
       const data = statSync(join(p.profile_path, "data"));
       assert.deepEqual([data.mode & 0o777, data.uid], [0o700, p.uid]);
+      // what runs is the bundled runtime with the profile runtime's Node flags (images/refs.ts)
+      const argv = treeArgv(p.pid as number);
+      assert.ok(
+        argv.some((a) => a.includes(`/${AGENT_BUNDLE}`) && a.includes(AGENT_NODE_FLAGS.join(" "))),
+        JSON.stringify(argv),
+      );
     }
     // CPU/memory come from the daemon's background sample: a list reads memory, it never waits for a stats sample
     const sampled = await eventually(

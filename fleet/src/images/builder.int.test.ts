@@ -12,6 +12,7 @@ import { dockerClient } from "../docker/client.js";
 import { removeLabelled } from "../runtime/docker-cleanup.js";
 import { FrameDemuxer } from "../runtime/docker-stream.js";
 import { buildImages, IMAGE_LABELS, imageRefs, REPO_ROOT } from "./builder.js";
+import { AGENT_BUNDLE, AGENT_NODE_FLAGS } from "./refs.js";
 
 const docker = dockerClient();
 const runId = Math.random().toString(36).slice(2, 8);
@@ -81,7 +82,7 @@ test("images carry our labels; a rebuild with no change is a content-hash check"
   }
   const refs = imageRefs(second.version);
   const profile = (await docker.getImage(refs.profile).inspect()) as { Config: { Entrypoint: string[]; User: string } };
-  assert.deepEqual(profile.Config.Entrypoint, ["node", "/app/agent/dist/main.js"]);
+  assert.deepEqual(profile.Config.Entrypoint, ["node", ...AGENT_NODE_FLAGS, `/app/${AGENT_BUNDLE}`]);
   assert.equal(profile.Config.User, "65534:65534");
 });
 

@@ -188,7 +188,7 @@ class Builder {
       `ENV NODE_ENV=production TWILIGHT_APP_DIR=/app PATH=/app/skill/stock-research/bin:${IMAGE_PATH}`,
       `USER 65534:65534`,
       `EXPOSE ${target.expose}`,
-      `ENTRYPOINT ["node", "/app/${target.main}"]`,
+      `ENTRYPOINT ${JSON.stringify(["node", ...(target.nodeFlags ?? []), `/app/${target.main}`])}`,
       ...(target.cmd ? [`CMD ${JSON.stringify(target.cmd)}`] : []),
       "",
     ].join("\n");

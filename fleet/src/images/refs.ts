@@ -23,14 +23,30 @@ export interface AppTarget {
   main: string;
   /** Default arguments (Dockerfile CMD) after the entrypoint. */
   cmd?: string[];
+  /** Node flags before the entry file (ENTRYPOINT ["node", ...flags, main]). */
+  nodeFlags?: readonly string[];
   expose: number;
 }
+
+/**
+ * The profile runtime's entry, for every tier (process driver, systemd unit, profile image): the bundle that
+ * `npm run build` makes (scripts/bundle-agent.mjs; measured start 318 -> ~225 ms), else the compiled module.
+ */
+export const AGENT_BUNDLE = "agent/dist/bundle/main.mjs";
+export const AGENT_MODULE = "agent/dist/main.js";
+/**
+ * Node flags of every profile runtime. A 1 MiB semi-space keeps the young generation from growing to 3 x 16 MiB under
+ * load and staying there (with the runtime's idle GC: RSS after 600 chat requests ~144 -> ~94 MiB; latency within
+ * noise: agent/dist/bench/chat-latency.js --node-options prints both).
+ */
+export const AGENT_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=1"];
 
 export const APP_TARGETS: Readonly<Record<AppImageKind, AppTarget>> = {
   profile: {
     repo: "twilight/hermes-profile",
     workspaces: ["core", "agent", "skill/stock-research"],
-    main: "agent/dist/main.js",
+    main: AGENT_BUNDLE,
+    nodeFlags: AGENT_NODE_FLAGS,
     expose: 8642,
   },
   mcp: { repo: "twilight/mcp-tushare", workspaces: ["core", "mcp/tushare"], main: "mcp/tushare/dist/main.js", expose: 9100 },

@@ -1,6 +1,8 @@
 /** The environment of a prefab profile's processes: its .env plus a few fixed variables, nothing from the daemon. Pure. */
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { MANAGED_BY } from "@twilight/core";
+import { AGENT_BUNDLE, AGENT_MODULE, AGENT_NODE_FLAGS } from "../images/refs.js";
 
 export interface ProcessEnvInput {
   dir: string;
@@ -30,5 +32,11 @@ export function processEnv(i: ProcessEnvInput): Record<string, string> {
 }
 
 export function agentEntry(appDir: string): string {
-  return join(appDir, "agent", "dist", "main.js");
+  const bundle = join(appDir, AGENT_BUNDLE);
+  return existsSync(bundle) ? bundle : join(appDir, AGENT_MODULE);
+}
+
+/** The command that starts a profile runtime: node, its flags, the entry. */
+export function agentArgv(nodePath: string, appDir: string): string[] {
+  return [nodePath, ...AGENT_NODE_FLAGS, agentEntry(appDir)];
 }

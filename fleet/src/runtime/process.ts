@@ -15,7 +15,7 @@ import { readNoFollow } from "../lib/safe-fs.js";
 import { closeQuietly, openConsoleLog, rotateIfNeeded } from "./logfiles.js";
 import { followLog } from "./logtail.js";
 import type { PrivateTmp, TmpNamespace } from "./private-tmp.js";
-import { agentEntry, ENV_GENERATION, ENV_MANAGED, processEnv } from "./process-env.js";
+import { agentArgv, ENV_GENERATION, ENV_MANAGED, processEnv } from "./process-env.js";
 import { type Sandbox, sandboxArgv, sandboxSpec } from "./sandbox.js";
 import type {
   ExecIO,
@@ -110,7 +110,7 @@ export class ProcessDriver implements RuntimeDriver {
     env.TMPDIR = sb.tmpDir;
     this.o.sandbox?.prepare(spec.profile, sb);
     const ns = await this.tmpNamespace(spec.profile, sb.tmpBytes, spec.dir);
-    const argv = sandboxArgv(sb, this.o.command?.(spec) ?? [this.nodePath, agentEntry(this.o.appDir)], {
+    const argv = sandboxArgv(sb, this.o.command?.(spec) ?? agentArgv(this.nodePath, this.o.appDir), {
       uid: spec.uid,
       gid: spec.gid,
       enter: ns?.enter,

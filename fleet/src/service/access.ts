@@ -4,6 +4,7 @@
  * it acts inside the profile.
  */
 import { Precondition } from "@twilight/core";
+import { AGENT_NODE_FLAGS } from "../images/refs.js";
 import type { ProfileRow } from "../registry/types.js";
 import { agentEntry, processEnv } from "../runtime/process-env.js";
 import { sandboxSpec } from "../runtime/sandbox.js";
@@ -82,6 +83,7 @@ export class ProfileAccess {
       uid: row.uid,
       gid: row.gid,
       nodePath: process.execPath,
+      nodeFlags: AGENT_NODE_FLAGS,
       entry: agentEntry(this.ctx.cfg.appDir),
       appDir: this.ctx.cfg.appDir,
       path: env.PATH as string,

@@ -67,6 +67,10 @@ test("the unit runs as the profile's uid in its directory with its .env and sand
     assert.ok(u.split("\n").includes(line), line);
   }
   assert.match(u, /^ExecStart=".+node" "\/srv\/app\/agent\/dist\/main.js"$/m);
+  assert.match(
+    renderSystemdUnit({ ...input, nodeFlags: ["--max-semi-space-size=1"] }),
+    /^ExecStart=".+node" "--max-semi-space-size=1" "\/srv\/app\/agent\/dist\/main.js"$/m,
+  );
 });
 
 test("systemd-analyze verify accepts the unit (where systemd-analyze is installed)", (t) => {

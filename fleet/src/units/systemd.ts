@@ -10,6 +10,8 @@ export interface UnitInput {
   uid: number;
   gid: number;
   nodePath: string;
+  /** Node flags before the entry (images/refs.ts AGENT_NODE_FLAGS). */
+  nodeFlags?: readonly string[];
   entry: string;
   appDir: string;
   path: string;
@@ -47,7 +49,7 @@ Environment=TWILIGHT_APP_DIR=${u.appDir}
 Environment=PATH=${u.path}
 Environment=LANG=C.UTF-8
 Environment=TMPDIR=${u.sandbox.tmpDir}
-ExecStart=${q(u.nodePath)} ${q(u.entry)}
+ExecStart=${[u.nodePath, ...(u.nodeFlags ?? []), u.entry].map(q).join(" ")}
 KillMode=control-group
 KillSignal=SIGTERM
 TimeoutStopSec=10
