@@ -1,6 +1,6 @@
 /**
  * Benchmark: prefab spawn-to-healthy through the fleet (API and CLI) beside starting the same agent process bare
- * (`node agent/dist/main.js` in a ready profile directory, as the same uid) until its /health answers. Prints medians
+ * (the same runtime command, bundle and flags, in a ready profile directory, as the same uid) until its /health answers. Prints medians
  * and the ratio. Usage: node fleet/dist/bench/prefab-spawn.js [runs=5]
  */
 import { spawn } from "node:child_process";
@@ -10,7 +10,7 @@ import { performance } from "node:perf_hooks";
 import { parseEnv } from "@twilight/core";
 import { APP_DIR } from "../config.js";
 import { readAdminToken } from "../lib/daemon-files.js";
-import { processEnv } from "../runtime/process-env.js";
+import { agentArgv, processEnv } from "../runtime/process-env.js";
 import { fleetHarness } from "../testing/harness.js";
 import { waitHealthy } from "../workload/health.js";
 import { fmtMs, median } from "./stats.js";
@@ -52,7 +52,8 @@ try {
   });
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
-    const child = spawn(process.execPath, [join(APP_DIR, "agent", "dist", "main.js")], {
+    const [node, ...args] = agentArgv(process.execPath, APP_DIR);
+    const child = spawn(node as string, args, {
       cwd: p.profile_path,
       env,
       uid: p.uid,
