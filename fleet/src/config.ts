@@ -1,7 +1,7 @@
 /** The fleet's one configuration, from environment variables, validated at start (fails fast with a clear message). */
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadConfig } from "@twilight/core";
+import { loadConfig } from "@twilight/core/config";
 import { z } from "zod";
 
 /** The repository (or /app in an image): fleet/dist/config.js -> ../.. */

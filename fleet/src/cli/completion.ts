@@ -4,7 +4,7 @@
  * (asked of the daemon with `hermes-admin list --names`; nothing when it is down). zsh loads the same function through
  * bashcompinit.
  */
-import { InputInvalid } from "@twilight/core";
+import { InputInvalid } from "@twilight/core/errors";
 import type { Command } from "commander";
 import { action } from "./run.js";
 

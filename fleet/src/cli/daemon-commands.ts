@@ -7,15 +7,15 @@ import { spawn } from "node:child_process";
 import { mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { DriverError, Unavailable } from "@twilight/core";
+import { DriverError, Unavailable } from "@twilight/core/errors";
 import type { Command } from "commander";
 import { FleetClient } from "../client/client.js";
 import type { FleetConfig } from "../config.js";
-import { ROUTES } from "../contract/routes.js";
 import { type DaemonPidFile, readPidFile } from "../lib/daemon-files.js";
 import { pingDocker } from "../lib/docker-ping.js";
 import { progressPrinter } from "../lib/format.js";
 import { isSameProcessAlive } from "../lib/proc.js";
+import { ROUTES } from "./lazy.js";
 import { describeDataService } from "./platform-commands.js";
 import { action, type GlobalOpts, printJson } from "./run.js";
 

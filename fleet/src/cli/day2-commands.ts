@@ -1,10 +1,11 @@
 /** Day-2 verbs: backup, backups, restore, export, import, unfence, backup-key. Thin: the daemon does the work. */
 import { resolve } from "node:path";
-import { TIERS, type Tier } from "@twilight/core";
+import { TIERS, type Tier } from "@twilight/core/names";
 import { type Command, Option } from "commander";
 import type { FleetClient } from "../client/client.js";
-import { type ResponseOf, ROUTES } from "../contract/routes.js";
+import type { ResponseOf } from "../contract/routes.js";
 import { bytes, progressPrinter, table } from "../lib/format.js";
+import { ROUTES } from "./lazy.js";
 import { action, type GlobalOpts, printJson } from "./run.js";
 
 type Client = () => FleetClient;

@@ -8,7 +8,6 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import type { FleetClient } from "../client/client.js";
 import type { FleetConfig } from "../config.js";
-import { ROUTES } from "../contract/routes.js";
 import { readPidFile } from "../lib/daemon-files.js";
 import { pingDocker } from "../lib/docker-ping.js";
 import {
@@ -22,6 +21,7 @@ import {
 } from "../lib/doctor-checks.js";
 import { isSameProcessAlive } from "../lib/proc.js";
 import { EXIT } from "./exit-codes.js";
+import { ROUTES } from "./lazy.js";
 import { action, type GlobalOpts, printJson } from "./run.js";
 
 const modeOf = (path: string) => {

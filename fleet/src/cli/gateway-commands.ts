@@ -1,11 +1,12 @@
 /** `hermes-admin gateway up|down|status` (the model gateway) and `hermes-admin usage [X]` (its metering). */
 import { readFileSync } from "node:fs";
-import { InputInvalid, parseEnv } from "@twilight/core";
+import { parseEnv } from "@twilight/core/envfile";
+import { InputInvalid } from "@twilight/core/errors";
 import type { Command } from "commander";
 import type { FleetClient } from "../client/client.js";
-import { ROUTES } from "../contract/routes.js";
 import { progressPrinter, table } from "../lib/format.js";
 import { EXIT } from "./exit-codes.js";
+import { ROUTES } from "./lazy.js";
 import { action, type GlobalOpts, printJson } from "./run.js";
 
 type Client = () => FleetClient;

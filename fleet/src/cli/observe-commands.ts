@@ -2,12 +2,12 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import type { FleetClient } from "../client/client.js";
-import { ROUTES } from "../contract/routes.js";
 import { fleetSignals, parsePromText, type Sample } from "../dashboard/prom-text.js";
 import { renderTop } from "../dashboard/top.js";
 import { buildView, DEFAULT_THRESHOLDS, type PollRecord, remember } from "../dashboard/view-model.js";
 import { writeBundle } from "../observability/files.js";
 import type { BundleFile } from "../observability/prometheus-config.js";
+import { ROUTES } from "./lazy.js";
 import { action, type GlobalOpts, printJson } from "./run.js";
 
 type Client = () => FleetClient;

@@ -4,12 +4,10 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import type { FleetClient } from "../client/client.js";
 import type { FleetConfig } from "../config.js";
-import { ROUTES } from "../contract/routes.js";
 import type { McpStatus } from "../contract/schemas.js";
 import { progressPrinter, table } from "../lib/format.js";
-import { renderReport } from "../verify/report.js";
-import { runVerify } from "../verify/run.js";
 import { EXIT } from "./exit-codes.js";
+import { ROUTES } from "./lazy.js";
 import { action, type GlobalOpts, printJson } from "./run.js";
 
 type Client = () => FleetClient;
@@ -166,6 +164,9 @@ export function platformCommands(program: Command, cfg: () => FleetConfig, clien
         say("data service");
         await c.op(ROUTES.buildImages, { body: {} }, progressPrinter());
         await c.op(ROUTES.mcpUp, { body: { wait_seeded_ms: 120_000 } }, progressPrinter());
+        // the checklist's modules (and the contract they use) load only for `verify`
+        const { runVerify } = await import("../verify/run.js");
+        const { renderReport } = await import("../verify/report.js");
         const report = await runVerify({
           cfg: cfg(),
           fleet: c,

@@ -1,12 +1,14 @@
 /** Profile verbs: spawn, list, start, stop, restart, health, logs, exec, rm, unit, events. Thin: all work happens in the daemon. */
 
-import { assertProfileName, InputInvalid, type Plan, TIERS, type Tier } from "@twilight/core";
+import { InputInvalid } from "@twilight/core/errors";
+import { assertProfileName, TIERS, type Tier } from "@twilight/core/names";
+import type { Plan } from "@twilight/core/plans";
 import { type Command, Option } from "commander";
 import type { FleetClient } from "../client/client.js";
-import { ROUTES } from "../contract/routes.js";
 import type { ProfileView } from "../contract/schemas.js";
 import { bytes, duration, progressPrinter, table } from "../lib/format.js";
 import { EXIT } from "./exit-codes.js";
+import { ROUTES } from "./lazy.js";
 import { action, type GlobalOpts, printJson } from "./run.js";
 
 type Client = () => FleetClient;

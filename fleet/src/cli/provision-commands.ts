@@ -5,31 +5,15 @@
  */
 import { readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
-import { formatIssues, InputInvalid, PLANS, TIERS } from "@twilight/core";
+import { InputInvalid } from "@twilight/core/errors";
+import { formatIssues } from "@twilight/core/validation";
 import type { Command } from "commander";
-import { z } from "zod/v4";
 import type { FleetClient } from "../client/client.js";
 import type { FleetConfig } from "../config.js";
-import { ROUTES } from "../contract/routes.js";
-import { ProfileName } from "../contract/schemas.js";
+import { loadContract, ROUTES } from "./lazy.js";
 import { action, fail, type GlobalOpts, printJson } from "./run.js";
 
 type Client = () => FleetClient;
-
-const Key = z.string().regex(/^[A-Za-z0-9_.:|*-]{1,64}$/);
-/** What billing writes on stdin: a spawn (idempotent by its key), or a stop / delete at the end of a subscription. */
-export const ProvisionRequest = z.union([
-  z.strictObject({
-    name: ProfileName,
-    tier: z.enum(TIERS),
-    plan: z.enum(PLANS).nullish(),
-    user_id: z.string().max(128).nullish(),
-    set: z.record(z.string(), z.string()).optional(),
-    idempotency_key: Key.optional(),
-  }),
-  z.strictObject({ action: z.enum(["stop", "delete"]), name: ProfileName, idempotency_key: Key.optional() }),
-]);
-export type ProvisionRequest = z.infer<typeof ProvisionRequest>;
 
 /** The authorized_keys line for a deploy key that can only run `provision --stdin` (no shell, tty, forwarding). */
 export function authorizedKeysLine(pubkey: string, command: string): string {
@@ -58,6 +42,8 @@ export async function provisionFromStdin(client: FleetClient, text: string): Pro
   } catch (e) {
     throw new InputInvalid(`stdin is not one JSON request: ${(e as Error).message}`);
   }
+  await loadContract();
+  const { ProvisionRequest } = await import("../contract/provision.js");
   const r = ProvisionRequest.safeParse(json);
   if (!r.success) throw new InputInvalid(`invalid provisioning request: ${formatIssues(r.error.issues)}`);
   const req = r.data;

@@ -1,6 +1,7 @@
 /** The CLI's one error boundary: DomainError -> message, hint and exit code; anything else -> exit 1 with the message. */
-import { DomainError } from "@twilight/core";
+import { DomainError } from "@twilight/core/errors";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
+import { loadContract } from "./lazy.js";
 
 export interface GlobalOpts {
   json?: boolean;
@@ -29,6 +30,7 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<unknown>
     const cmd = args[args.length - 1] as { optsWithGlobals?: () => GlobalOpts };
     const json = Boolean(cmd?.optsWithGlobals?.().json);
     try {
+      await loadContract();
       const r = await fn(...args);
       process.exitCode = typeof r === "number" ? r : EXIT.ok;
     } catch (e) {

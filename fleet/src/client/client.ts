@@ -3,12 +3,15 @@
  * checked with the route's schemas before it is sent, and its answer is parsed with the route's response schema. Used
  * by the CLI, `verify`, the benches and tests. Errors come back as the daemon's typed domain errors.
  */
-import { DomainError, errorFromBody, formatIssues, InputInvalid, Unavailable } from "@twilight/core";
+import { DomainError, errorFromBody, InputInvalid, Unavailable } from "@twilight/core/errors";
+import { formatIssues } from "@twilight/core/validation";
 import type { z } from "zod/v4";
 import type { FleetConfig } from "../config.js";
-import { type BodyOf, type ParamsOf, pathOf, type QueryOf, type ResponseOf, ROUTES, type RouteDef } from "../contract/routes.js";
-import { type ExecFrame, ProgressLine } from "../contract/schemas.js";
+import { pathOf } from "../contract/path.js";
+import type { BodyOf, ParamsOf, QueryOf, ResponseOf, RouteDef } from "../contract/routes.js";
+import type { ExecFrame, ProgressLine } from "../contract/schemas.js";
 import { readAdminToken, readPidFile } from "../lib/daemon-files.js";
+import { type HttpAnswer, httpExchange } from "./http.js";
 
 export type { ProgressLine };
 
@@ -36,7 +39,7 @@ export class FleetClient {
     return new FleetClient(url, () => readAdminToken(cfg.adminTokenFile));
   }
 
-  private async send<R extends RouteDef>(route: R, input: CallInput<R>, accept?: string): Promise<Response> {
+  private async send<R extends RouteDef>(route: R, input: CallInput<R>, accept?: string): Promise<HttpAnswer> {
     const i = input as { params?: Record<string, string>; query?: Record<string, unknown>; body?: unknown };
     let path = pathOf(route, i.params ?? {});
     const q = new URLSearchParams();
@@ -50,9 +53,9 @@ export class FleetClient {
       ...(accept ? { accept } : {}),
       ...(input.headers ?? {}),
     };
-    let res: Response;
+    let res: HttpAnswer;
     try {
-      res = await fetch(`${this.baseUrl}${path}`, {
+      res = await httpExchange(`${this.baseUrl}${path}`, {
         method: route.method,
         headers,
         body,
@@ -60,7 +63,7 @@ export class FleetClient {
       });
     } catch (e) {
       if (e instanceof DomainError) throw e;
-      throw new Unavailable(`the fleet daemon at ${this.baseUrl} did not answer: ${(e as Error).cause ?? (e as Error).message}`, {
+      throw new Unavailable(`the fleet daemon at ${this.baseUrl} did not answer: ${(e as Error).message}`, {
         hint: "start it with `hermes-admin up` (or check `hermes-admin up` output / ops/logs/fleet.log)",
       });
     }
@@ -91,6 +94,8 @@ export class FleetClient {
     input: CallInput<R>,
     onProgress: (p: ProgressLine) => void = () => undefined,
   ): Promise<ResponseOf<R>> {
+    // the schemas are loaded with the first call, not with the client (the CLI's start stays free of them)
+    const { ProgressLine } = await import("../contract/schemas.js");
     const res = await this.send(route, input, "application/x-ndjson");
     let result: unknown;
     let got = false;
@@ -121,6 +126,7 @@ export class FleetClient {
     let exit = 1;
     const out: Buffer[] = [];
     const err: Buffer[] = [];
+    const { ROUTES } = await import("../contract/routes.js");
     await this.lines(ROUTES.execProfile, { params: { name }, body: { argv } }, (f: z.infer<typeof ExecFrame>) => {
       if ("exit" in f) exit = f.exit;
       else (f.s === "o" ? out : err).push(Buffer.from(f.d, "base64"));
@@ -129,8 +135,7 @@ export class FleetClient {
   }
 }
 
-async function* lines(res: Response): AsyncIterable<string> {
-  if (!res.body) return;
+async function* lines(res: HttpAnswer): AsyncIterable<string> {
   const dec = new TextDecoder();
   let buf = "";
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {

@@ -7,6 +7,8 @@ import { z } from "zod/v4";
 import * as D from "./day2-schemas.js";
 import * as S from "./schemas.js";
 
+export { pathOf } from "./path.js";
+
 /**
  * - `json`: one JSON answer.
  * - `op`: a long operation; one JSON answer, or with `Accept: application/x-ndjson` `{progress}` lines then `{result}`.
@@ -558,10 +560,3 @@ export type BodyOf<R extends RouteDef> = R["body"] extends z.ZodType ? z.infer<R
 export type ResponseOf<R extends RouteDef> = z.infer<R["response"]>;
 
 /** `/v1/profiles/:name` + {name: "a"} -> `/v1/profiles/a` (each parameter URI-encoded). */
-export function pathOf(def: RouteDef, params: Record<string, string>): string {
-  return def.path.replace(/:(\w+)/g, (_, k: string) => {
-    const v = params[k];
-    if (v === undefined) throw new Error(`route ${def.path}: missing parameter ${k}`);
-    return encodeURIComponent(v);
-  });
-}

@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { Unauthorized } from "@twilight/core";
+import { Unauthorized } from "@twilight/core/errors";
 
 export function ensureAdminToken(file: string): string {
   try {

@@ -8,7 +8,7 @@
  * Anything else presented with the scrape token is refused (403), never treated as "no token".
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { isProfileName } from "@twilight/core";
+import { isProfileName } from "@twilight/core/names";
 
 export type ScrapeAccess =
   /** Not a metrics request, or not the scrape token: the normal (admin / front door) rules apply. */
