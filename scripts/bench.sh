@@ -5,10 +5,17 @@ cd "$ROOT"
 ensure_node_deps
 build
 ensure_docker
+# `npm run bench -- density [N]`: only the density benchmark (N profiles, default 100; 200 works)
+if [ "${1:-}" = density ]; then
+  log "density: ${2:-100} prefab profiles, memory per profile, list time, hibernation with 50 awake"
+  exec node fleet/dist/bench/density.js "${2:-100}"
+fi
 log "prefab spawn-to-healthy vs a bare node agent";            node fleet/dist/bench/prefab-spawn.js 5
 log "container spawn-to-healthy vs a bare create+start";        node fleet/dist/bench/container-spawn.js --runs 5
 log "live migration pause vs container start";                  node fleet/dist/bench/migration.js 3
 log "profile backup/restore (1,000 messages) vs tar czf/xzf";      node fleet/dist/bench/backup.js 500 3
+log "hibernation: freeze in place vs stop, memory back and wake latency"; node fleet/dist/bench/hibernate.js 8
+log "density (40 profiles; npm run bench -- density 200 for more)";  node fleet/dist/bench/density.js 40 --awake 10 --wakes 10
 log "MCP tool-call latency vs the same query on DuckDB";        node mcp/tushare/dist/bench/tool-latency.js
 log "profile runtime start to /health vs a bare Node HTTP server"; node agent/dist/bench/start.js --runs 7
 log "chat latency (offline model, tool calls) and idle RSS";    node agent/dist/bench/chat-latency.js

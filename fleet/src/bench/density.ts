@@ -17,7 +17,7 @@ import { parseArgs } from "node:util";
 import { readAdminToken } from "../lib/daemon-files.js";
 import { CLI, fleetHarness } from "../testing/harness.js";
 import { ProfileClient } from "../verify/profile-client.js";
-import { median } from "./stats.js";
+import { median, memAvailable, memOf } from "./stats.js";
 
 const { values, positionals } = parseArgs({
   options: {
@@ -37,18 +37,6 @@ const say = (s: string) => {
 const pct = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))] ?? Number.NaN;
 
-function smaps(pid: number): { rss: number; uss: number } {
-  try {
-    const t = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
-    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(t)?.[1] ?? 0) * 1024;
-    return { rss: kb("Rss"), uss: kb("Private_Clean") + kb("Private_Dirty") };
-  } catch {
-    return { rss: 0, uss: 0 };
-  }
-}
-function memAvailable(): number {
-  return Number(/MemAvailable:\s+(\d+) kB/.exec(readFileSync("/proc/meminfo", "utf8"))?.[1] ?? 0) * 1024;
-}
 const settle = (ms = 2000) => new Promise((r) => setTimeout(r, ms));
 
 interface Row {
@@ -102,10 +90,10 @@ try {
   const clients = new Map(rows.map((r) => [r.name, new ProfileClient(r.name, h.url, r.profile_path)]));
   for (const c of clients.values()) if (!(await c.ping()).ok) throw new Error(`${c.name} did not answer`);
   await settle();
-  const awakeMem = rows.map((r) => smaps(r.pid as number));
+  const awakeMem = rows.map((r) => memOf(r.pid as number));
   const daemonPid = Number(JSON.parse(readFileSync(join(h.ops, "fleet.pid"), "utf8")).pid);
   const availAwake = memAvailable();
-  const daemonRss = smaps(daemonPid).rss;
+  const daemonRss = memOf(daemonPid).rss;
   const listMs: number[] = [];
   for (let i = 0; i < 3; i++) {
     const l0 = performance.now();
@@ -151,7 +139,7 @@ try {
   await settle();
   const availSleeping = memAvailable();
   const awakeRows = rows.filter((r) => !sleepers.includes(r.name));
-  const awakeNow = awakeRows.map((r) => smaps(r.pid as number));
+  const awakeNow = awakeRows.map((r) => memOf(r.pid as number));
   const wakeMs: number[] = [];
   const pool = [...sleepers];
   for (let i = 0; i < WAKES; i++) {
@@ -165,7 +153,7 @@ try {
     awake: AWAKE,
     host_available_gain_mib: Math.round((availSleeping - availAwake) / MiB),
     uss_awake_total_mib: Math.round(sum(awakeNow, "uss") / MiB),
-    fleet_daemon_rss_mib: +(smaps(daemonPid).rss / MiB).toFixed(1),
+    fleet_daemon_rss_mib: +(memOf(daemonPid).rss / MiB).toFixed(1),
     wake_p50_ms: Math.round(median(wakeMs)),
     wake_p95_ms: Math.round(pct(wakeMs, 95)),
     wakes: WAKES,

@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import { readProcStat } from "../lib/proc.js";
 import { fleetHarness } from "../testing/harness.js";
 import { ProfileClient } from "../verify/profile-client.js";
-import { fmtMs, median } from "./stats.js";
+import { fmtMs, median, memAvailable, memOf } from "./stats.js";
 
 const { values, positionals } = parseArgs({ options: { json: { type: "boolean", default: false } }, allowPositionals: true });
 const N = Number(positionals[0] ?? 8);
@@ -33,16 +33,6 @@ const pct = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))] as number;
 const MiB = 1024 * 1024;
 
-/** Memory of one process: RSS, and USS (its private pages: what the host gets back when it ends). */
-function memOf(pid: number): { rss: number; uss: number } {
-  try {
-    const t = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
-    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(t)?.[1] ?? 0) * 1024;
-    return { rss: kb("Rss"), uss: kb("Private_Clean") + kb("Private_Dirty") };
-  } catch {
-    return { rss: 0, uss: 0 };
-  }
-}
 /** RSS and USS of a process and all its descendants (the agent may have children). */
 function treeMem(root: number): { rss: number; uss: number } {
   const sum = { rss: 0, uss: 0 };
@@ -66,10 +56,6 @@ function treeMem(root: number): { rss: number; uss: number } {
 }
 function total(pids: number[]): { rss: number; uss: number } {
   return pids.map(treeMem).reduce((a, b) => ({ rss: a.rss + b.rss, uss: a.uss + b.uss }), { rss: 0, uss: 0 });
-}
-function memAvailable(): number {
-  const m = /MemAvailable:\s+(\d+) kB/.exec(readFileSync("/proc/meminfo", "utf8"));
-  return Number(m?.[1] ?? 0) * 1024;
 }
 const settle = () => new Promise((r) => setTimeout(r, 1500));
 function containerPid(id: string): number {
