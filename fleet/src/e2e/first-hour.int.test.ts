@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { LABELS, MANAGED_BY } from "@twilight/core";
 import { dockerClient } from "../docker/client.js";
-import { allocatePort } from "../service/allocate.js";
 import { type FleetHarness, fleetHarness } from "../testing/harness.js";
+import { allocatePort } from "../workload/allocate.js";
 
 describe("the README's first hour: up -> spawn -> ask, nothing else", { timeout: 600_000 }, () => {
   let h: FleetHarness;

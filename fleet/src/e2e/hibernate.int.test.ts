@@ -5,7 +5,7 @@
  * Real daemon (idle time 1.5 s, sweep every 200 ms), real prefab processes and Docker containers.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn as nodeSpawn, spawnSync } from "node:child_process";
 import { existsSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -109,9 +109,14 @@ describe("hibernation: idle profiles sleep and the front door wakes them", () =>
     assert.ok(events(p.name).some((e) => e.action === "sleep" && e.detail.reason === "operator"));
   });
 
-  test("100 concurrent requests to 20 sleeping profiles: 0 failed, each woken once", async () => {
+  test("100 concurrent requests to 20 sleeping profiles: 0 failed, wakes shared", async () => {
     const many = Array.from({ length: 20 }, (_, i) => `hib-m${String(i).padStart(2, "0")}`);
-    for (const n of many) spawn(n);
+    for (let i = 0; i < many.length; i += 4) {
+      const batch = many.slice(i, i + 4);
+      const rs = await Promise.all(batch.map((n) => h.cliAsync(["spawn", n, "--tier", "prefab"])));
+      for (const [j, r] of rs.entries()) assert.equal(r.code, 0, `${batch[j]}: ${r.stderr}`);
+      names.push(...batch);
+    }
     await eventually(() => many.every((n) => row(n).status === "sleeping"), 60_000, "all 20 asleep");
     const clients = many.map((n) => new ProfileClient(n, h.url, row(n).profile_path));
     const t0 = performance.now();
@@ -124,10 +129,67 @@ describe("hibernation: idle profiles sleep and the front door wakes them", () =>
       `# 100 requests to 20 sleeping prefab profiles: 0 failed, wall ${Math.round(wall)} ms, ` +
         `p50 ${Math.round(ms[49] as number)} ms, max ${Math.round(ms[99] as number)} ms`,
     );
+    // the five requests of a profile share one wake (a profile can sleep again, idle, before a late request of the
+    // burst arrives on this 2-core host: that one wakes it again, which is right)
+    let wakes = 0;
     for (const n of many) {
-      const wakes = events(n).filter((e) => e.action === "wake");
-      assert.equal(wakes.length, 1, `${n} woke ${wakes.length} times`);
+      const w = events(n).filter((e) => e.action === "wake");
+      assert.ok(w.length >= 1 && w.every((e) => e.result === "ok"), `${n}: ${JSON.stringify(w)}`);
+      wakes += w.length;
     }
+    assert.ok(wakes <= 30, `${wakes} wakes for 100 requests to 20 profiles: requests did not share wakes`);
+  });
+
+  test("attack: another uid binds a sleeping profile's port; the wake moves it to a free port, the squatter gets nothing", async () => {
+    const p = spawn("hib-squat");
+    const c = new ProfileClient(p.name, h.url, p.profile_path);
+    const before = (await c.chat("what can you do?")).sessionId;
+    await asleep(p.name);
+    const port = (
+      h
+        .cliJson<{ profiles: Array<P & { port: number }> }>(["list", "--no-stats"])
+        .profiles.find((x) => x.name === p.name) as P & { port: number }
+    ).port;
+    // a hostile tenant (any other uid) listens on the port while its owner sleeps, and records what it is sent
+    const squat = nodeSpawn(
+      process.execPath,
+      [
+        "-e",
+        `const s=require("net").createServer(c=>{c.on("data",d=>process.stdout.write(d));c.end()});s.listen(${port},"127.0.0.1",()=>console.log("listening"))`,
+      ],
+      { uid: 65534, gid: 65534, stdio: ["ignore", "pipe", "inherit"] },
+    );
+    let heard = "";
+    squat.stdout?.on("data", (d: Buffer) => {
+      heard += d.toString();
+    });
+    try {
+      await eventually(() => heard.includes("listening"), 10_000, "squatter listening");
+      const t = await c.chat("what can you do?", before);
+      assert.equal(t.status, 200, t.error);
+      const s = await c.session(before);
+      assert.equal(s?.messages.filter((m) => m.role === "user").length, 2, "the conversation went on");
+      const moved = h
+        .cliJson<{ profiles: Array<P & { port: number }> }>(["list", "--no-stats"])
+        .profiles.find((x) => x.name === p.name);
+      assert.notEqual(moved?.port, port, "the profile runs on another port now");
+      assert.equal(heard.replace("listening\n", ""), "", "the squatter received nothing (no request, no key)");
+      const ev = events(p.name).find((e) => e.action === "port-moved");
+      assert.equal(ev?.detail.from, port);
+      assert.match(String(ev?.detail.reason), /held by uid 65534/);
+    } finally {
+      squat.kill("SIGKILL");
+    }
+  });
+
+  test("a profile that runs its own WeChat channel (WEIXIN_TOKEN) stays awake while idle", async () => {
+    const r = h.cli(["spawn", "hib-chan", "--tier", "prefab", "--set", "WEIXIN_TOKEN=wx-token-0123456789"]);
+    assert.equal(r.code, 0, r.stderr);
+    names.push("hib-chan");
+    const other = spawn("hib-idle");
+    await asleep(other.name);
+    await new Promise((res) => setTimeout(res, 1000));
+    assert.equal(row("hib-chan").status, "running", "idle for longer than the idle time, and still awake");
   });
 
   test("a profile that cannot wake answers 503 with the reason at once, records it, and wakes once fixed", async () => {

@@ -8,9 +8,9 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { buildImages } from "../images/index.js";
 import { McpService } from "../mcp-service/index.js";
-import { allocatePort } from "../service/allocate.js";
 import { eventually, type FleetHarness, fleetHarness } from "../testing/harness.js";
 import { ProfileClient, steadyLoad } from "../verify/profile-client.js";
+import { allocatePort } from "../workload/allocate.js";
 
 interface P {
   name: string;

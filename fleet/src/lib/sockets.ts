@@ -33,9 +33,14 @@ export function parseProcNetTcp(text: string): Listener[] {
   return out;
 }
 
-/** uids of the sockets listening where a connection to 127.0.0.1:`port` would land. */
-export function loopbackListenerUids(port: number, read = (p: string) => readFileSync(p, "utf8")): number[] {
-  const uids = new Set<number>();
+/**
+ * Every loopback-reachable listening port and its uids, from one read of /proc/net/tcp{,6}. That read is the costly
+ * part (the kernel lists every socket of the host: with 200 profiles, ~1 ms each), so a round over many ports (the
+ * supervisor's health round) takes one snapshot rather than one read per port.
+ */
+export type ListenerSnapshot = ReadonlyMap<number, ReadonlySet<number>>;
+export function listenerSnapshot(read = (p: string) => readFileSync(p, "utf8")): ListenerSnapshot {
+  const out = new Map<number, Set<number>>();
   for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
     let text: string;
     try {
@@ -43,13 +48,28 @@ export function loopbackListenerUids(port: number, read = (p: string) => readFil
     } catch {
       continue;
     }
-    for (const l of parseProcNetTcp(text)) if (l.port === port && REACHES_LOOPBACK.has(l.address)) uids.add(l.uid);
+    for (const l of parseProcNetTcp(text)) {
+      if (!REACHES_LOOPBACK.has(l.address)) continue;
+      const s = out.get(l.port) ?? new Set<number>();
+      s.add(l.uid);
+      out.set(l.port, s);
+    }
   }
-  return [...uids];
+  return out;
+}
+
+/** uids of the sockets listening where a connection to 127.0.0.1:`port` would land. */
+export function loopbackListenerUids(port: number, read?: (p: string) => string, snapshot?: ListenerSnapshot): number[] {
+  return [...((snapshot ?? listenerSnapshot(read)).get(port) ?? [])];
 }
 
 /** Undefined when only `expectedUid` listens there (or nothing does); else why the port is not the profile's. */
-export function squatter(port: number, expectedUid: number, read?: (p: string) => string): string | undefined {
-  const others = loopbackListenerUids(port, read).filter((u) => u !== expectedUid);
+export function squatter(
+  port: number,
+  expectedUid: number,
+  read?: (p: string) => string,
+  snapshot?: ListenerSnapshot,
+): string | undefined {
+  const others = loopbackListenerUids(port, read, snapshot).filter((u) => u !== expectedUid);
   return others.length ? `port ${port} is held by uid ${others.join(", ")}, not the profile's uid ${expectedUid}` : undefined;
 }

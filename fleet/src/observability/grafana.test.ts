@@ -51,7 +51,7 @@ async function knownMetrics(): Promise<Set<string>> {
     const names = declared(src);
     assert.ok(names.length >= 3, `${file} declares metrics`);
     for (const n of names) known.add(n);
-    if (/collectDefaultMetrics\(\{ register: this\.registry \}\)/.test(src))
+    if (/collectDefaultMetrics\(\{ register: this\.registry[ ,]/.test(src))
       for (const n of await processMetricNames()) known.add(n);
   }
   return known;

@@ -14,6 +14,7 @@
  *   sleeping one with no workload (boot stops one it finds).
  */
 import { Conflict, Precondition, Unavailable } from "@twilight/core";
+import { readProfileEnv } from "../profiles/layout.js";
 import type { ProfileRow } from "../registry/types.js";
 import type { Supervisor } from "../supervisor/supervisor.js";
 import { audit } from "../workload/audit.js";
@@ -166,7 +167,8 @@ export class Hibernation {
 
   /** One idle round: every running profile idle past its plan's time goes to sleep. Returns who slept. */
   async sweep(override?: number): Promise<string[]> {
-    const due = dueToSleep(await this.ctx.registry.list(), {
+    const rows = await this.ctx.registry.list();
+    const due = dueToSleep(rows, {
       now: this.ctx.now(),
       since: this.since,
       lastRequestAt: (n) => this.gate.lastRequestAt(n),
@@ -175,6 +177,11 @@ export class Hibernation {
     });
     const slept: string[] = [];
     for (const d of due) {
+      const row = rows.find((r) => r.name === d.name);
+      // a profile that runs its own WeChat channel (WEIXIN_TOKEN: Hermes' gateway long-polls it) would drop off the
+      // channel while asleep, so it stays awake; a channel delivered by webhook comes through the front door and wakes it
+      const env = row ? await readProfileEnv(row.profile_path, row.uid).catch(() => ({}) as Record<string, string>) : {};
+      if (env.WEIXIN_TOKEN) continue;
       try {
         await this.sleep(d.name, "fleet", "idle");
         slept.push(d.name);

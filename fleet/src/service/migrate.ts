@@ -10,11 +10,11 @@ import { readProfileEnv, writeConfig } from "../profiles/layout.js";
 import type { ProfileRow } from "../registry/types.js";
 import type { WorkloadHandle, WorkloadSpec } from "../runtime/types.js";
 import type { Supervisor } from "../supervisor/supervisor.js";
+import { portLeases } from "../workload/allocate.js";
 import { audit } from "../workload/audit.js";
 import { type FleetContext, type KeyedMutex, noProgress, type Progress } from "../workload/context.js";
 import { waitHealthy } from "../workload/health.js";
 import { handlePatch, specOf } from "../workload/workloads.js";
-import { portLeases } from "./allocate.js";
 import type { ProfileService } from "./profiles.js";
 
 /** What the front door offers a migration: hold new requests, wait for in-flight ones, release. */

@@ -39,11 +39,11 @@ import type { WorkloadStats } from "../runtime/types.js";
 import type { Supervisor } from "../supervisor/supervisor.js";
 import { modelFor, type RenderInput } from "../template/render.js";
 import { buildSecrets, freshSecret, parseSecretsSchema, secretsFingerprint } from "../template/secrets.js";
+import { allocateUid, portLeases } from "../workload/allocate.js";
 import { audit } from "../workload/audit.js";
 import { type FleetContext, type KeyedMutex, noProgress, type Progress } from "../workload/context.js";
 import { StatsCache } from "../workload/stats-cache.js";
 import { handleOf, handlePatch, isRunning, specOf, startWorkload, stopWorkload } from "../workload/workloads.js";
-import { allocateUid, portLeases } from "./allocate.js";
 import { removeStrayWorkloads } from "./reconcile.js";
 
 export interface SpawnRequest {

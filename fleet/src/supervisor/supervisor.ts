@@ -3,12 +3,16 @@
  * crashed or unhealthy ones with the backoff policy (the same for both tiers), ends a crash loop in `error` with the reason,
  * and rotates console logs. It never kills what it did not start or adopt.
  */
+import { type ListenerSnapshot, listenerSnapshot } from "../lib/sockets.js";
 import type { ProfileRow } from "../registry/types.js";
 import { audit } from "../workload/audit.js";
 import type { FleetContext, KeyedMutex } from "../workload/context.js";
 import { probeHealth, waitHealthy } from "../workload/health.js";
 import { handleOf, handlePatch, listenerUidOf, specOf, startWorkload, stopWorkload } from "../workload/workloads.js";
 import { type CrashState, onCrash } from "./backoff.js";
+
+/** How often a healthy profile's `last_health_check` is written (it is written at once when its status changes). */
+export const HEALTH_STAMP_MS = 60_000;
 
 /** What the supervisor reports as it happens (the daemon turns these into metrics); every hook is optional. */
 export interface SupervisorHooks {
@@ -217,25 +221,31 @@ export class Supervisor {
   /** One health round: probe every profile that should run; restart after N failures in a row. */
   async healthRound(): Promise<void> {
     const rows = await this.ctx.registry.list();
+    // one read of the host's listening sockets for the whole round (see lib/sockets.ts)
+    const snapshot = listenerSnapshot();
     await Promise.all(
       rows
         .filter((r) => r.desired_state === "running" && (r.status === "running" || r.status === "starting"))
-        .map((r) => this.checkOne(r)),
+        .map((r) => this.checkOne(r, snapshot)),
     );
   }
 
-  private async checkOne(row: ProfileRow): Promise<void> {
+  private async checkOne(row: ProfileRow, snapshot?: ListenerSnapshot): Promise<void> {
     const s = this.state(row.name);
     if (s.quiet > 0 || s.timer) return;
     const t0 = performance.now();
-    const h = await probeHealth(row.port, 2000, listenerUidOf(this.ctx, row));
+    const h = await probeHealth(row.port, 2000, listenerUidOf(this.ctx, row), snapshot);
     this.hooks.healthCheck?.(row.name, row.tier, h.ok, (performance.now() - t0) / 1000);
     if (h.ok) {
       s.healthFails = 0;
-      await this.ctx.registry.update(row.name, {
-        last_health_check: new Date(this.ctx.now()).toISOString(),
-        ...(row.status === "starting" ? { status: "running" as const, last_error: null } : {}),
-      });
+      // a registry write (fsync'd) per profile per round was the fleet's second cost at scale: the column is written
+      // when the status changes and otherwise at most once a minute
+      const last = row.last_health_check ? Date.parse(row.last_health_check) : 0;
+      if (row.status === "starting" || this.ctx.now() - last >= HEALTH_STAMP_MS)
+        await this.ctx.registry.update(row.name, {
+          last_health_check: new Date(this.ctx.now()).toISOString(),
+          ...(row.status === "starting" ? { status: "running" as const, last_error: null } : {}),
+        });
       return;
     }
     s.healthFails++;

@@ -2,10 +2,12 @@
 
 import { join } from "node:path";
 import type { Tier } from "@twilight/core";
+import { squatter } from "../lib/sockets.js";
 import { ensureLayout } from "../profiles/layout.js";
 import { pinKeys, readPublishedKeys } from "../profiles/pinned-keys.js";
 import type { ProfileRow } from "../registry/types.js";
 import type { WorkloadHandle, WorkloadSpec } from "../runtime/types.js";
+import { portLeases } from "./allocate.js";
 import { audit } from "./audit.js";
 import type { FleetContext } from "./context.js";
 import { waitHealthy } from "./health.js";
@@ -61,11 +63,41 @@ export function specOf(ctx: FleetContext, row: ProfileRow, override?: Parameters
   return specFor(row, { skillsDir: ctx.cfg.skillsDir, logDir: ctx.cfg.logDir, image: ctx.cfg.image }, override);
 }
 
+/**
+ * A cold start finds the profile's port held by another uid (a tenant bound it while the profile was stopped or asleep,
+ * or a stranger took it): the profile moves to a free port (the front door routes by the registry, callers never see
+ * the port), so nobody can keep it down by squatting, and nothing of it ever goes to the squatter.
+ */
+async function moveOffSquattedPort(ctx: FleetContext, row: ProfileRow, listenerUid: number): Promise<ProfileRow> {
+  const other = squatter(row.port, listenerUid);
+  if (!other) return row;
+  const used = new Set((await ctx.registry.list()).map((r) => r.port));
+  used.add(row.port);
+  const lease = await portLeases.lease(ctx.cfg.ports, used);
+  try {
+    const moved = await ctx.registry.update(row.name, { port: lease.port });
+    await audit(ctx, {
+      profile: row.name,
+      actor: "fleet",
+      action: "port-moved",
+      result: "info",
+      detail: { from: row.port, to: lease.port, reason: other },
+    });
+    ctx.log.warn({ profile: row.name, from: row.port, to: lease.port, reason: other }, "profile port squatted; moved");
+    return moved;
+  } finally {
+    lease.release();
+  }
+}
+
 /** Start the row's workload; with `wait`, until /health answers ok (the row ends `running`), else it stays `starting`. */
-export async function startWorkload(ctx: FleetContext, row: ProfileRow, wait: boolean): Promise<ProfileRow> {
-  const spec = specOf(ctx, row);
+export async function startWorkload(ctx: FleetContext, row0: ProfileRow, wait: boolean): Promise<ProfileRow> {
+  let row = row0;
+  let spec = specOf(ctx, row);
   const driver = ctx.drivers.for(row.tier);
   if (!(await driver.inspect(spec, handleOf(row))).running) {
+    row = await moveOffSquattedPort(ctx, row, driver.listenerUid(spec));
+    spec = specOf(ctx, row);
     // cold start: the directory is the fleet's to check and fix (layout 2); a planted link stops the start here
     const { changed } = await ensureLayout(row.profile_path, row.uid, row.gid);
     if (changed.length)
