@@ -101,7 +101,7 @@ describe("cross-tenant matrix: the plan's five profiles, both tiers", () => {
     assert.ok(attempts.length >= 20 * 7);
   });
 
-  test("a squatter on another profile's port while it is down gets no caller and no health", async () => {
+  test("a squatter on another profile's port while it is down gets no caller, no health, and cannot keep it down", async () => {
     const a = rows.find((r) => r.name === "test-basic-2") as Row;
     for (const b of rows.filter((r) => r.name === "test-basic-1" || r.name === "test-container-1")) {
       assert.equal(h.cli(["stop", b.name]).code, 0);
@@ -110,18 +110,23 @@ describe("cross-tenant matrix: the plan's five profiles, both tiers", () => {
       const bg = h.cli(["exec", a.name, "--", "sh", "-c", 'setsid -f node -e "$0" >/dev/null 2>&1 </dev/null', code]);
       assert.equal(bg.code, 0, bg.stderr);
       await new Promise((r) => setTimeout(r, 500));
-      const start = h.cli(["start", b.name]);
-      assert.notEqual(start.code, 0, `${b.name} must not come up as healthy on a port another uid holds`);
+      // the start moves B off the squatted port (a squatter must not be able to keep a profile down either)
+      const start = h.cli(["start", b.name, "--json"]);
+      assert.equal(start.code, 0, start.stderr);
+      const moved = (JSON.parse(start.stdout) as { port: number }).port;
+      assert.notEqual(moved, b.port, `${b.name} still on the port another uid holds`);
+      const ev = h.cliJson<{ events: Array<{ action: string; detail: { from?: number } }> }>(["events", b.name]).events;
+      assert.ok(ev.some((e) => e.action === "port-moved" && e.detail.from === b.port));
       const res = await fetch(`${h.url}/p/${b.name}/v1/models`, { headers: { authorization: "Bearer callers-key" } });
       await res.arrayBuffer();
-      attempts.push({ from: a.name, to: b.name, what: "squat port", ok: res.status === 200 });
-      assert.notEqual(res.status, 200);
       let seen = "";
       try {
         seen = readFileSync(`/tmp/twl-matrix-${process.pid}`, "utf8");
       } catch {
         /* nothing reached the squatter */
       }
+      attempts.push({ from: a.name, to: b.name, what: "squat port", ok: /callers-key/.test(seen) });
+      assert.equal(res.status, 401, "the real profile answered (and refused the wrong key), not the squatter");
       assert.doesNotMatch(seen, /callers-key/);
       await new Promise((r) => setTimeout(r, 8000)); // the squatter exits by itself
     }

@@ -3,12 +3,16 @@
  * the gateway (both real processes), at 1 and 16 concurrent clients, rounds interleaved so all see the same machine load.
  * Beside them, a bare pass-through Node.js proxy (bare-proxy.ts: no checks, no metering) shows what any extra process
  * hop costs on this machine, so the gateway's own share is the difference to it.
- * Prints p50/p99 latency of each and the differences (goal: <= 2 ms added at p50).
- * Usage: node gateway/dist/bench/overhead.js [--requests N] [--json]
+ * Prints p50/p99 latency of each and the differences (goal: <= 2 ms added at p50), and the CPU time each proxy process
+ * spent per request (what the gateway costs the host whatever the load).
+ * With an upstream that answers at once (the default), 16 clients saturate this 2-core host (clients, simulator and
+ * proxy are all busy), so "added latency" there is queueing for CPU; `--upstream-latency-ms 100` gives the simulator a
+ * model-like latency (a real one takes 0.3-30 s), which is how the gateway is used.
+ * Usage: node gateway/dist/bench/overhead.js [--requests N] [--upstream-latency-ms MS] [--json]
  */
 
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -17,7 +21,11 @@ import { parseArgs } from "node:util";
 import { MAIN, startGatewayProcess, writeKeys } from "../testing.js";
 
 const { values } = parseArgs({
-  options: { requests: { type: "string", default: "400" }, json: { type: "boolean", default: false } },
+  options: {
+    requests: { type: "string", default: "400" },
+    "upstream-latency-ms": { type: "string", default: "0" },
+    json: { type: "boolean", default: false },
+  },
 });
 const N = Number(values.requests);
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
@@ -58,15 +66,27 @@ async function round(url: URL, key: string, conc: number, n: number, out: number
   );
 }
 
+/** CPU time (user + system) a process has used, ms (/proc/<pid>/stat, 100 Hz ticks). */
+function cpuMs(pid: number | undefined): number {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
+  return (Number(rest[11]) + Number(rest[12])) * 10;
+}
+
 const pct = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))] as number;
 
 // the simulator is its own process too, so the direct path and the gateway path both cross a process boundary
 const keyDir = mkdtempSync(join(tmpdir(), "gw-bench-"));
 writeFileSync(join(keyDir, "key"), "bench-upstream-key", { mode: 0o600 });
-const sim = spawn(process.execPath, [MAIN, "sim", "--port", "0", "--key-file", join(keyDir, "key"), "--json"], {
-  stdio: ["ignore", "pipe", "inherit"],
-});
+const LATENCY = Number(values["upstream-latency-ms"]);
+const sim = spawn(
+  process.execPath,
+  [MAIN, "sim", "--port", "0", "--key-file", join(keyDir, "key"), "--latency-ms", String(LATENCY), "--json"],
+  {
+    stdio: ["ignore", "pipe", "inherit"],
+  },
+);
 const upstreamUrl = await new Promise<string>((resolve, reject) => {
   let out = "";
   sim.stdout?.on("data", (c) => {
@@ -106,10 +126,16 @@ try {
     await round(direct, "bench-upstream-key", conc, 50, []); // warm-up
     await round(via, "bench-virtual-key", conc, 50, []);
     await round(viaBare, "bench-upstream-key", conc, 50, []);
+    let gwCpu = 0;
+    let bareCpu = 0;
     for (let i = 0; i < 10; i++) {
       await round(direct, "bench-upstream-key", conc, N / 10, d);
+      let c0 = cpuMs(gw.proc.pid);
       await round(via, "bench-virtual-key", conc, N / 10, g);
+      gwCpu += cpuMs(gw.proc.pid) - c0;
+      c0 = cpuMs(bare.pid);
       await round(viaBare, "bench-upstream-key", conc, N / 10, b);
+      bareCpu += cpuMs(bare.pid) - c0;
     }
     const row = {
       concurrency: conc,
@@ -123,6 +149,9 @@ try {
       bare_proxy_p50_ms: +pct(b, 50).toFixed(2),
       bare_proxy_added_p50_ms: +(pct(b, 50) - pct(d, 50)).toFixed(2),
       gateway_over_bare_p50_ms: +(pct(g, 50) - pct(b, 50)).toFixed(2),
+      upstream_latency_ms: LATENCY,
+      gateway_cpu_ms_per_request: +(gwCpu / N).toFixed(3),
+      bare_proxy_cpu_ms_per_request: +(bareCpu / N).toFixed(3),
     };
     results.push(row);
     if (!values.json)
@@ -130,7 +159,8 @@ try {
         `gateway overhead, ${conc} client(s), ${N} requests: direct p50 ${row.direct_p50_ms} ms p99 ${row.direct_p99_ms} ms | ` +
           `via gateway p50 ${row.gateway_p50_ms} ms p99 ${row.gateway_p99_ms} ms | added p50 ${row.added_p50_ms} ms p99 ${row.added_p99_ms} ms (goal <= 2 ms p50)\n` +
           `  bare pass-through proxy p50 ${row.bare_proxy_p50_ms} ms (any extra hop adds ${row.bare_proxy_added_p50_ms} ms); ` +
-          `the gateway's own work adds ${row.gateway_over_bare_p50_ms} ms p50 beyond it`,
+          `the gateway's own work adds ${row.gateway_over_bare_p50_ms} ms p50 beyond it\n` +
+          `  CPU per request: gateway ${row.gateway_cpu_ms_per_request} ms, bare proxy ${row.bare_proxy_cpu_ms_per_request} ms (upstream latency ${LATENCY} ms)`,
       );
   }
   if (values.json) console.log(JSON.stringify({ bench: "gateway-overhead", results }));
