@@ -1,13 +1,15 @@
 /**
  * Benchmark: prefab spawn-to-healthy through the fleet (API and CLI) beside starting the same agent process bare
  * (the same runtime command, bundle and flags, in a ready profile directory, as the same uid) until its /health answers. Prints medians
- * and the ratio. Usage: node fleet/dist/bench/prefab-spawn.js [runs=5]
+ * and the ratio; and, as the issue's yardstick, `pm2 start` of a bare Node HTTP server to its first 200 (pm2's own daemon
+ * in a private PM2_HOME, already up; killed at the end). Usage: node fleet/dist/bench/prefab-spawn.js [runs=5]
  */
-import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { parseEnv } from "@twilight/core";
+import { freePort, parseEnv } from "@twilight/core";
 import { APP_DIR } from "../config.js";
 import { readAdminToken } from "../lib/daemon-files.js";
 import { agentArgv, processEnv } from "../runtime/process-env.js";
@@ -65,14 +67,45 @@ try {
     child.kill("SIGTERM");
     await new Promise((r) => child.once("exit", r));
   }
-  const m = { api: median(api), cli: median(cli), bare: median(bare) };
+  // pm2 start of a bare server (the issue's yardstick), its daemon warmed by a first start
+  const pm2Home = mkdtempSync(join(tmpdir(), "twl-pm2-"));
+  const server = join(pm2Home, "server.cjs");
+  writeFileSync(server, 'require("http").createServer((q,r)=>r.end("ok")).listen(Number(process.argv[2]),"127.0.0.1")\n');
+  const PM2 = join(APP_DIR, "node_modules", "pm2", "bin", "pm2");
+  const pm2 = (...args: string[]) =>
+    spawnSync(process.execPath, [PM2, ...args], { env: { ...process.env, PM2_HOME: pm2Home }, encoding: "utf8" });
+  const pm2Ms: number[] = [];
+  try {
+    for (let i = -1; i < runs; i++) {
+      const port = await freePort();
+      const t0 = performance.now();
+      const r = pm2("start", server, "--name", `bench-${i + 1}`, "--", String(port));
+      if (r.status !== 0) throw new Error(`pm2 start: ${r.stderr}`);
+      await waitHealthy({ port, timeoutMs: 20_000, intervalMs: 10, accept: (x) => x.httpStatus === 200 });
+      if (i >= 0) pm2Ms.push(performance.now() - t0);
+      pm2("delete", `bench-${i + 1}`);
+    }
+  } finally {
+    pm2("kill");
+    rmSync(pm2Home, { recursive: true, force: true });
+  }
+  const m = { api: median(api), cli: median(cli), bare: median(bare), pm2: median(pm2Ms) };
   console.log(`prefab spawn-to-healthy, median of ${runs} (2 cores):`);
   console.log(`  fleet API  PUT /v1/profiles/:name   ${fmtMs(m.api)}   (${api.map((x) => x.toFixed(0)).join(", ")})`);
   console.log(`  hermes-admin spawn (CLI)            ${fmtMs(m.cli)}   (${cli.map((x) => x.toFixed(0)).join(", ")})`);
   console.log(`  bare node agent to /health          ${fmtMs(m.bare)}   (${bare.map((x) => x.toFixed(0)).join(", ")})`);
+  console.log(`  pm2 start of a bare server to 200    ${fmtMs(m.pm2)}   (${pm2Ms.map((x) => x.toFixed(0)).join(", ")})`);
   console.log(`  ratio fleet API / bare: ${(m.api / m.bare).toFixed(2)}x; CLI / bare: ${(m.cli / m.bare).toFixed(2)}x`);
+  console.log(`  ratio fleet API / pm2 start of a bare server: ${(m.api / m.pm2).toFixed(2)}x (goal <= 0.5x)`);
   console.log(
-    JSON.stringify({ bench: "prefab-spawn", runs, median_ms: m, ratio_api_bare: m.api / m.bare, ratio_cli_bare: m.cli / m.bare }),
+    JSON.stringify({
+      bench: "prefab-spawn",
+      runs,
+      median_ms: m,
+      ratio_api_bare: m.api / m.bare,
+      ratio_cli_bare: m.cli / m.bare,
+      ratio_api_pm2: m.api / m.pm2,
+    }),
   );
 } finally {
   await h.cleanup();
