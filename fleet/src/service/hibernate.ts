@@ -131,15 +131,7 @@ export class Hibernation {
         const out = await this.supervisor.quietly(name, () => startWorkload(this.ctx, row, true));
         this.supervisor.started(name);
         this.failed.delete(name);
-        const ms = Math.round(performance.now() - t0);
-        await audit(this.ctx, {
-          profile: name,
-          actor,
-          action: "wake",
-          result: "ok",
-          detail: { reason, tier: row.tier, wake_ms: ms },
-        });
-        this.hooks.woke?.(row.tier, true, ms / 1000);
+        const ms = await this.wakeEnded(row, actor, { reason, t0, ok: true, detail: {} });
         progress("awake", { wake_ms: ms });
         return out;
       } catch (err) {
@@ -147,14 +139,7 @@ export class Hibernation {
         // nothing half-started stays behind; the profile sleeps on and the next wake tries again
         await this.supervisor.quietly(name, () => stopWorkload(this.ctx, row, 2_000)).catch(() => undefined);
         await this.ctx.registry.update(name, { status: "sleeping", last_error: `wake failed: ${why}`, ...handlePatch(null) });
-        await audit(this.ctx, {
-          profile: name,
-          actor,
-          action: "wake",
-          result: "error",
-          detail: { reason, tier: row.tier, error: why },
-        });
-        this.hooks.woke?.(row.tier, false, (performance.now() - t0) / 1000);
+        await this.wakeEnded(row, actor, { reason, t0, ok: false, detail: { error: why } });
         this.ctx.log.error({ profile: name, err: why }, "profile could not wake");
         const error = new Unavailable(`profile ${name} is sleeping and could not wake: ${why}`, {
           hint: `hermes-admin events ${name}; hermes-admin logs ${name}; then hermes-admin wake ${name}`,
@@ -163,6 +148,24 @@ export class Hibernation {
         throw error;
       }
     });
+  }
+
+  /** The one record of a wake's end: the `wake` event (ok with its time, or error with why) and the metric. */
+  private async wakeEnded(
+    row: ProfileRow,
+    actor: string,
+    w: { reason: string; t0: number; ok: boolean; detail: Record<string, unknown> },
+  ): Promise<number> {
+    const ms = Math.round(performance.now() - w.t0);
+    await audit(this.ctx, {
+      profile: row.name,
+      actor,
+      action: "wake",
+      result: w.ok ? "ok" : "error",
+      detail: { reason: w.reason, tier: row.tier, ...(w.ok ? { wake_ms: ms } : {}), ...w.detail },
+    });
+    this.hooks.woke?.(row.tier, w.ok, ms / 1000);
+    return ms;
   }
 
   /** One idle round: every running profile idle past its plan's time goes to sleep. Returns who slept. */
