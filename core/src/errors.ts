@@ -14,6 +14,7 @@ export type ErrorCode =
   | "FORBIDDEN"
   | "PRECONDITION"
   | "UNAVAILABLE"
+  | "NOT_LEADER"
   | "TIMEOUT"
   | "DRIVER"
   | "CITE_INVALID"
@@ -109,6 +110,32 @@ export class Unavailable extends DomainError {
   }
 }
 
+/**
+ * A change sent to a standby control plane: another daemon leads (holds the registry's leader lock) and is the only one
+ * that changes anything. Retryable: send it to the leader, or here again once this daemon has taken over.
+ * `details.retry_after_seconds` becomes the HTTP answer's Retry-After.
+ */
+export class NotLeader extends DomainError {
+  constructor(o: { leaderUrl?: string; takingOver?: boolean; retryAfterS?: number } = {}) {
+    const retryAfterS = o.retryAfterS ?? 2;
+    super(
+      "NOT_LEADER",
+      o.takingOver
+        ? "this fleet daemon is taking over as leader and accepts changes once it has adopted the fleet"
+        : "this fleet daemon is a standby: another daemon leads and is the only one that makes changes",
+      {
+        retryable: true,
+        hint: o.takingOver
+          ? `retry in ${retryAfterS} s`
+          : o.leaderUrl
+            ? `send it to the leader at ${o.leaderUrl}, or retry: a standby takes over within seconds when the leader dies`
+            : `retry in ${retryAfterS} s: a standby takes over within seconds when the leader dies`,
+        details: { retry_after_seconds: retryAfterS, ...(o.leaderUrl ? { leader_url: o.leaderUrl } : {}) },
+      },
+    );
+  }
+}
+
 export class TimeoutError extends DomainError {
   constructor(message: string, opts: DomainErrorOptions = {}) {
     super("TIMEOUT", message, { retryable: true, ...opts });
@@ -158,6 +185,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   FORBIDDEN: 403,
   PRECONDITION: 412,
   UNAVAILABLE: 503,
+  NOT_LEADER: 503,
   TIMEOUT: 504,
   DRIVER: 502,
   CITE_INVALID: 422,

@@ -90,7 +90,12 @@ export function errorBody(e: DomainError): ErrorBody {
 export function sendError(res: ServerResponse, e: unknown, log?: Logger): void {
   if (e instanceof DomainError) {
     if (e.code === "UNAUTHORIZED") res.setHeader("www-authenticate", 'Bearer realm="twilight"');
-    sendJson(res, HTTP_STATUS[e.code], errorBody(e));
+    const status = HTTP_STATUS[e.code];
+    // a 503 that knows when to come back says so in the header too (a standby fleet daemon: NotLeader)
+    const retryAfter = e.details.retry_after_seconds;
+    if (status === 503 && typeof retryAfter === "number" && retryAfter > 0 && !res.headersSent)
+      res.setHeader("retry-after", String(Math.ceil(retryAfter)));
+    sendJson(res, status, errorBody(e));
     return;
   }
   log?.error({ err: e }, "unhandled error");

@@ -28,6 +28,8 @@ const Schema = z
     FLEET_SKILLS_DIR: z.string().optional(),
     FLEET_LOG_DIR: z.string().optional(),
     FLEET_DB_URL: z.string().optional(),
+    /** The daemon's pid file (pid + URL; how the CLI finds it). A second daemon on the same ops dir needs its own. */
+    FLEET_PID_FILE: z.string().min(1).optional(),
     FLEET_TEMPLATE_DIR: z.string().default(join(APP_DIR, "profile", "template-stock-research-pro")),
     FLEET_API_HOST: z.string().default("127.0.0.1"),
     FLEET_API_PORT: z.coerce.number().int().min(0).max(65535).default(8700),
@@ -112,7 +114,7 @@ const Schema = z
       dbUrl: c.FLEET_DB_URL ?? `sqlite:${join(ops, "profiles.db")}`,
       templateDir: resolve(c.FLEET_TEMPLATE_DIR),
       adminTokenFile: join(ops, "admin-token"),
-      pidFile: join(ops, "fleet.pid"),
+      pidFile: resolve(c.FLEET_PID_FILE ?? join(ops, "fleet.pid")),
       api: { host: c.FLEET_API_HOST, port: c.FLEET_API_PORT, publicUrl: c.FLEET_PUBLIC_URL },
       ports: c.FLEET_PORT_RANGE,
       uids: c.FLEET_UID_RANGE,

@@ -192,6 +192,12 @@ export function fleetMetrics(o: FleetMetricsOptions = {}) {
       help: "Open trading days the data service's newest daily bar is behind, as the fleet last saw it",
       registers,
     }),
+    /** Set on every change of this daemon's role (daemon/leadership.ts). */
+    leader: new Gauge({
+      name: "twilight_fleet_leader",
+      help: "1 while this daemon leads the fleet (holds the leader lock, supervises, makes changes), 0 while it stands by",
+      registers,
+    }),
     opsSize: disk("size"),
     opsAvail: disk("avail"),
     /** Profiles crash-looping now (so `recordCrash` counts each loop once). */
@@ -342,6 +348,11 @@ export function recordHeld(m: FleetMetrics, profile: string, count: number): voi
 export function recordDataService(m: FleetMetrics, up: boolean, lagOpenDays?: number): void {
   m.dataServiceUp.set(up ? 1 : 0);
   if (lagOpenDays !== undefined) m.dataServiceLag.set(lagOpenDays);
+}
+
+/** This daemon's role: 1 once it leads (its takeover done), 0 while it stands by or is still taking over. */
+export function recordLeadership(m: FleetMetrics, leads: boolean): void {
+  m.leader.set(leads ? 1 : 0);
 }
 
 /** Admin API route as a bounded label: `/v1/profiles/<name>/start` becomes `/v1/profiles/:name/start`. */

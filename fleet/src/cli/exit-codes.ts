@@ -26,6 +26,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case "PRECONDITION":
       return EXIT.conflict;
     case "UNAVAILABLE":
+    case "NOT_LEADER":
     case "TIMEOUT":
       return EXIT.unavailable;
     case "DRIVER":

@@ -1,7 +1,9 @@
 /**
  * Mounts the admin API's handlers from the contract's route table. The mount does, for every route and in this order:
- * read the body (bounded), authenticate per the route's `auth`, validate path parameters, query and body with the
- * route's schemas, then call the handler and answer in the route's `kind`. A handler cannot skip auth or validation.
+ * read the body (bounded), authenticate per the route's `auth`, let `beforeChange` refuse a route that changes
+ * something (every method but GET: a standby daemon refuses them, see leadership.ts), validate path parameters, query
+ * and body with the route's schemas, then call the handler and answer in the route's `kind`. A handler cannot skip
+ * auth, validation or the leader check.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { formatIssues, InputInvalid, type Logger, type Router, readBody, sendJson } from "@twilight/core";
@@ -50,6 +52,7 @@ export function mountRoutes(
   handlers: Handlers,
   auth: Record<Exclude<RouteAuth, "none">, Authenticator>,
   log: Logger,
+  opts: { beforeChange?: () => void } = {},
 ): void {
   for (const id of Object.keys(ROUTES) as RouteId[]) {
     const def = ROUTES[id] as RouteDef;
@@ -57,6 +60,7 @@ export function mountRoutes(
     router.on(def.method, def.path, async (req, res, rawParams, url) => {
       const raw = def.body || def.auth === "provision" ? await readBody(req, BODY_LIMIT) : Buffer.alloc(0);
       const principal = def.auth === "none" ? "anonymous" : await auth[def.auth](req, raw);
+      if (def.method !== "GET") opts.beforeChange?.();
       let json: unknown;
       if (def.body) {
         try {

@@ -44,7 +44,7 @@ export interface Observer {
   scrape(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
   /** The fleet registry's text after syncing the per-profile gauges with the registry. */
   fleetText(): Promise<{ contentType: string; body: string }>;
-  /** Rewrite the file_sd file if the fleet changed (cheap: compares the rendered text). */
+  /** Rewrite the file_sd file if the fleet changed (cheap: compares the rendered text); the leader's job only. */
   refreshTargets(): Promise<void>;
   /** The bundle `hermes-admin prometheus config` writes (relative path -> content, mode). */
   bundle(fleetAddress: string): Promise<Array<{ path: string; content: string; mode: number }>>;
@@ -59,6 +59,8 @@ export function startObserver(o: {
   /** host:port Prometheus reaches the daemon on (known once it listens). */
   fleetAddress: () => string;
   probeIntervalMs?: number;
+  /** Whether this daemon leads: only the leader writes the file_sd file (daemons sharing an ops dir share the file). */
+  leads?: () => boolean;
 }): Observer {
   const { ctx, metrics: m, log } = o;
   const registry: Registry = ctx.registry;
@@ -93,6 +95,7 @@ export function startObserver(o: {
   };
 
   const refreshTargets = async () => {
+    if (o.leads && !o.leads()) return;
     const rows = await registry.list();
     const text = renderFileSd(buildFileSd(rows, { fleetAddress: o.fleetAddress() }));
     if (text === lastTargets) return;

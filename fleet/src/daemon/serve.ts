@@ -1,7 +1,8 @@
 /**
- * `hermes-admin serve`: the fleet daemon. Opens the registry, picks the drivers this host has, re-adopts what runs,
- * supervises, and serves the admin API and the front door on loopback. On SIGTERM it stops supervising and leaves the
- * profiles running (a restarted daemon adopts them).
+ * `hermes-admin serve`: the fleet daemon. Opens the registry, picks the drivers this host has, serves the admin API and
+ * the front door on loopback, and, while it leads (leadership.ts: always on SQLite; the holder of the leader lock on
+ * PostgreSQL), re-adopts what runs and supervises. A standby serves reads and the front door and takes over when the
+ * leader dies. On SIGTERM it stops supervising and leaves the profiles running (a restarted daemon adopts them).
  */
 import { mkdirSync, realpathSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -12,10 +13,18 @@ import { type FleetConfig, fleetConfig } from "../config.js";
 import { GatewayService, networkGatewayAddress } from "../gateway-service/index.js";
 import { projectVersion } from "../images/refs.js";
 import { ensureAdminToken, removePidFile, writePidFile } from "../lib/daemon-files.js";
-import { apiRouteLabel, fleetMetrics, recordFrontDoor, recordHeld, recordSleep, recordWake } from "../metrics.js";
+import {
+  apiRouteLabel,
+  fleetMetrics,
+  recordFrontDoor,
+  recordHeld,
+  recordLeadership,
+  recordSleep,
+  recordWake,
+} from "../metrics.js";
 import { GatewayKeyFile } from "../profiles/gateway-keys.js";
 import { McpTokenFile } from "../profiles/mcp-tokens.js";
-import { openRegistry } from "../registry/index.js";
+import { leaderLockFor, openRegistry } from "../registry/index.js";
 import { limitsForPlan } from "../runtime/container-spec.js";
 import { connectDockerDriver, type DockerDriver } from "../runtime/docker.js";
 import { Drivers } from "../runtime/index.js";
@@ -35,6 +44,7 @@ import { listenerUidOf } from "../workload/workloads.js";
 import { handleFrontDoor, profileHandlers, profileView } from "./api.js";
 import { day2Handlers } from "./day2-api.js";
 import { FrontDoor } from "./frontdoor.js";
+import { EXIT_LOST_LEADERSHIP, Leadership } from "./leadership.js";
 import { type Authenticator, mountRoutes } from "./mount.js";
 import { prometheusPaths, startObserver } from "./observe.js";
 import { platformHandlers, platformWarnings } from "./platform-api.js";
@@ -46,6 +56,7 @@ export interface Daemon {
   ctx: FleetContext;
   profiles: ProfileService;
   supervisor: Supervisor;
+  leadership: Leadership;
   frontDoor: FrontDoor;
   dashboard: Dashboard;
   server: Server;
@@ -59,6 +70,8 @@ export interface DaemonOptions {
   /** Extra drivers (the container tier), keyed by tier. */
   containerDriver?: () => Promise<DockerDriver | undefined>;
   processCommand?: ConstructorParameters<typeof ProcessDriver>[0]["command"];
+  /** Leadership lost (leadership.ts); default: exit, so that a process supervisor restarts this daemon as the standby. */
+  onLostLeadership?: (why: string) => void;
 }
 
 export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
@@ -122,7 +135,32 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
   const mutex = new KeyedMutex();
   const metrics = fleetMetrics({ opsDir: cfg.opsDir });
   let url = "";
-  const observer = startObserver({ ctx, metrics, log, fleetAddress: () => new URL(url).host });
+  let takeover: () => Promise<void> = async () => {};
+  const leadership = new Leadership({
+    openLock: leaderLockFor(cfg.dbUrl),
+    url: () => cfg.api.publicUrl ?? url,
+    takeover: () => takeover(),
+    lost:
+      o.onLostLeadership ??
+      ((why) => {
+        // never two supervisors: a daemon that may have lost the lock stops now (leadership.ts: why exit, not step down)
+        log.fatal({ why }, "no longer the leader: exiting (a process supervisor restarts this daemon as the standby)");
+        removePidFile(cfg.pidFile);
+        process.exit(EXIT_LOST_LEADERSHIP);
+      }),
+    changed: (role) => {
+      recordLeadership(metrics, role === "leader");
+      log.info({ role }, "fleet role");
+    },
+    log: log.child({ part: "leadership" }),
+  });
+  const observer = startObserver({
+    ctx,
+    metrics,
+    log,
+    fleetAddress: () => new URL(url).host,
+    leads: () => leadership.role() !== "standby",
+  });
   const supervisor = new Supervisor(ctx, mutex, observer.hooks);
   const profiles = new ProfileService(ctx, mutex, supervisor);
   const frontDoor = new FrontDoor({
@@ -135,6 +173,8 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
       return { port: row.port, owner: listenerUidOf(ctx, row) };
     },
     wake: async (name) => {
+      // only the leader starts anything: a standby answers 503 + Retry-After (not naming the leader's admin address)
+      leadership.assertLeader({ anonymous: true });
       await hibernation.wake(name, "front-door", "request");
     },
     onRequest: (profile, status, seconds, heldMs) => {
@@ -202,6 +242,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
     },
     { admin, provision },
     log,
+    { beforeChange: () => leadership.assertLeader() },
   );
   const api = router;
   const server = createServer((req, res) => {
@@ -209,6 +250,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
       if (await observer.scrape(req, res)) return;
       if (await dashboard.handle(req, res)) return;
       if (await handleFrontDoor(frontDoor, req, res)) return;
+      res.setHeader("x-twilight-role", leadership.role());
       await api.handle(req, res, log);
       metrics.apiRequests.inc({ method: req.method ?? "", route: apiRouteLabel(req.url ?? ""), status: String(res.statusCode) });
       // the file_sd file follows the fleet: every change of a profile goes through a non-GET admin route
@@ -226,11 +268,6 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
   });
   const addr = server.address() as AddressInfo;
   url = `http://${cfg.api.host}:${addr.port}`;
-  const reconciled = await reconcileAtStart(ctx, (row, tier) => profiles.renderInput(row, tier));
-  if (Object.values(reconciled).some((v) => v.length)) log.warn({ reconciled }, "reconciled what a previous daemon left behind");
-  const booted = await supervisor.boot();
-  log.info({ url, dashboard: `${url}/ui/`, ...booted, drivers: drivers.all().map((d) => d.kind) }, "fleet daemon ready");
-  supervisor.startLoops();
   // CPU/memory for `list`, sampled in the background (one sweep at a time) so a list never waits for Docker stats
   let statsTick: NodeJS.Timeout | undefined;
   let closing = false;
@@ -242,8 +279,6 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
         if (!closing) statsTick = setTimeout(sampleStats, 10_000).unref();
       });
   };
-  sampleStats();
-  await observer.refreshTargets();
   // scheduled backups per plan (service/backup-schedule.ts): a tick every 10 minutes, the first a minute after start
   let backupTick: NodeJS.Timeout | undefined;
   const tick = () => {
@@ -257,7 +292,6 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
         backupTick = setTimeout(tick, 10 * 60_000).unref();
       });
   };
-  if (cfg.backupSchedule) backupTick = setTimeout(tick, 60_000).unref();
   // hibernation (service/idle-policy.ts): one idle round at a time
   let idleTick: NodeJS.Timeout | undefined;
   const idleRound = () => {
@@ -271,12 +305,30 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
         if (!closing) idleTick = setTimeout(idleRound, cfg.hibernate.sweepMs).unref();
       });
   };
-  if (cfg.hibernate.on) idleTick = setTimeout(idleRound, cfg.hibernate.sweepMs).unref();
+  // the takeover path, the leader's alone: a daemon that starts as the leader and a standby that wins the lock later
+  // run exactly this (what a dead leader left mid-spawn or mid-migration is repaired first; then boot adopts what runs
+  // and starts only what does not)
+  takeover = async () => {
+    const reconciled = await reconcileAtStart(ctx, (row, tier) => profiles.renderInput(row, tier));
+    if (Object.values(reconciled).some((v) => v.length))
+      log.warn({ reconciled }, "reconciled what a previous daemon left behind");
+    hibernation.watchFromNow();
+    const booted = await supervisor.boot();
+    log.info({ ...booted }, "leading the fleet");
+    supervisor.startLoops();
+    await observer.refreshTargets();
+    if (cfg.backupSchedule) backupTick = setTimeout(tick, 60_000).unref();
+    if (cfg.hibernate.on) idleTick = setTimeout(idleRound, cfg.hibernate.sweepMs).unref();
+  };
+  const role = await leadership.start();
+  log.info({ url, dashboard: `${url}/ui/`, role, drivers: drivers.all().map((d) => d.kind) }, "fleet daemon ready");
+  sampleStats();
   writePidFile(cfg.pidFile, { pid: process.pid, url });
   return {
     ctx,
     profiles,
     supervisor,
+    leadership,
     frontDoor,
     dashboard,
     server,
@@ -293,6 +345,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
         d.capabilities.detach?.detachAll();
         d.capabilities.close?.();
       }
+      await leadership.close(); // supervision has stopped: the lock may go (a standby takes over within a second)
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await registry.close();

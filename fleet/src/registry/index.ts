@@ -5,6 +5,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigInvalid, DomainError, Unavailable } from "@twilight/core";
+import { type LeaderLockOptions, type LeaderLockSession, openLeaderLock } from "./leader-lock.js";
 import { openPostgresRegistry, type PostgresOptions } from "./postgres.js";
 import { openSqliteRegistry, SQLITE_MEMORY } from "./sqlite.js";
 import type { Registry } from "./types.js";
@@ -97,4 +98,14 @@ export async function openRegistry(url: string, opts: OpenRegistryOptions = {}):
   return reg;
 }
 
+/**
+ * How to open the leader lock of the registry at `url` (daemon/leadership.ts): a PostgreSQL session, or undefined for
+ * SQLite, whose one file lives on one host: its daemon always leads.
+ */
+export function leaderLockFor(url: string): ((o: LeaderLockOptions) => Promise<LeaderLockSession>) | undefined {
+  const loc = parseRegistryUrl(url);
+  return loc.backend === "postgres" ? (o) => openLeaderLock(loc.url, o) : undefined;
+}
+
+export type { LeaderLockSession };
 export { SQLITE_MEMORY };

@@ -46,7 +46,7 @@ export class Hibernation {
   private readonly waking = new Map<string, Promise<ProfileRow>>();
   private readonly failed = new Map<string, { at: number; error: Unavailable }>();
   /** When this daemon began watching for idleness (time before it never counts as idle). */
-  private readonly since: number;
+  private since: number;
 
   constructor(
     private readonly ctx: FleetContext,
@@ -166,6 +166,14 @@ export class Hibernation {
     });
     this.hooks.woke?.(row.tier, w.ok, ms / 1000);
     return ms;
+  }
+
+  /**
+   * Idleness counts from now: a daemon that has just taken over as leader saw none of the requests the old leader's
+   * front door served, so its own earlier quiet is no evidence that a profile is idle.
+   */
+  watchFromNow(): void {
+    this.since = this.ctx.now();
   }
 
   /** One idle round: every running profile idle past its plan's time goes to sleep. Returns who slept. */

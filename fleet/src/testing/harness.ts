@@ -94,7 +94,7 @@ export async function fleetHarness(extraEnv: Record<string, string> = {}): Promi
       });
       h.daemon = child;
       for (let i = 0; i < 300; i++) {
-        const o = readPidFile(join(ops, "fleet.pid"));
+        const o = readPidFile(env.FLEET_PID_FILE ?? join(ops, "fleet.pid"));
         if (o && o.pid === child.pid) {
           h.url = o.url;
           return;
