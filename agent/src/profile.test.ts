@@ -83,6 +83,20 @@ describe("profile loading", () => {
     }
   });
 
+  it("reads the secrets from HERMES_ENV_FILE instead of HERMES_HOME/.env (the swarm tier's Docker secret)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "twl-profile-"));
+    try {
+      writeFileSync(join(dir, ".env"), "API_SERVER_KEY=hk_stale_dir_copy\n");
+      writeFileSync(join(dir, "secret.env"), "API_SERVER_KEY=hk_from_secret\nMCP_TUSHARE_TOKEN=tmcp_secret\n");
+      writeFileSync(join(dir, "config.yaml"), TEMPLATE_RENDERED);
+      const p = loadProfile({ HERMES_HOME: dir, HERMES_ENV_FILE: join(dir, "secret.env") });
+      assert.equal(p.apiKey, "hk_from_secret");
+      assert.equal(p.config.mcp_servers.tushare?.headers.Authorization, "Bearer tmcp_secret");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("refuses to start without an API key", () => {
     const dir = mkdtempSync(join(tmpdir(), "twl-profile-"));
     try {

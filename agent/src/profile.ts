@@ -121,8 +121,12 @@ export function resolveVars(value: unknown, env: Record<string, string>, missing
   return value;
 }
 
-export function readEnvFile(home: string): Record<string, string> {
-  const p = join(home, ".env");
+/**
+ * The profile's secrets: `$HERMES_HOME/.env`, or the file HERMES_ENV_FILE names (the swarm tier delivers them as a
+ * Docker secret on tmpfs, /run/secrets/hermes.env, so no secret is ever part of a service spec).
+ */
+export function readEnvFile(home: string, file?: string): Record<string, string> {
+  const p = file || join(home, ".env");
   if (!existsSync(p)) return {};
   return parseEnv(readFileSync(p, "utf8"));
 }
@@ -149,7 +153,7 @@ export function parseProfileConfig(text: string, env: Record<string, string>): {
 /** Load the profile at `processEnv.HERMES_HOME` (default: cwd). Throws ConfigInvalid with a clear message. */
 export function loadProfile(processEnv: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Profile & { missing: string[] } {
   const home = resolve(processEnv.HERMES_HOME || cwd);
-  const fileEnv = readEnvFile(home);
+  const fileEnv = readEnvFile(home, processEnv.HERMES_ENV_FILE);
   const env: Record<string, string> = { ...fileEnv };
   for (const [k, v] of Object.entries(processEnv)) if (v !== undefined) env[k] = v;
   env.HERMES_HOME = home;

@@ -1,11 +1,22 @@
 import { NameInvalid } from "./errors.js";
 
-/** The two running tiers of the plan (section 0.2). */
-export const TIERS = ["prefab", "container"] as const;
+/**
+ * The running tiers: the plan's two (section 0.2) and `swarm`, the container tier spread over Docker Swarm nodes
+ * (issue 12). Adding one is a registry migration (the tier CHECK) and a driver in fleet/src/runtime/index.ts.
+ */
+export const TIERS = ["prefab", "container", "swarm"] as const;
 export type Tier = (typeof TIERS)[number];
 
 export function isTier(s: string): s is Tier {
   return (TIERS as readonly string[]).includes(s);
+}
+
+/**
+ * Whether a tier runs the profile in a container (the image's runtime at /profile, API on the container port, data
+ * service and model gateway reached over a Docker network) rather than as a host process.
+ */
+export function inContainer(tier: Tier): boolean {
+  return tier !== "prefab";
 }
 
 /**

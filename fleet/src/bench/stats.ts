@@ -21,7 +21,4 @@ export function memOf(pid: number): { rss: number; uss: number } {
   }
 }
 
-/** The host's MemAvailable, bytes. */
-export function memAvailable(): number {
-  return Number(/MemAvailable:\s+(\d+) kB/.exec(readFileSync("/proc/meminfo", "utf8"))?.[1] ?? 0) * 1024;
-}
+export { memAvailable } from "../lib/proc.js";

@@ -13,6 +13,7 @@ import { platformCommands } from "./platform-commands.js";
 import { profileCommands } from "./profile-commands.js";
 import { provisionCommands } from "./provision-commands.js";
 import { fail } from "./run.js";
+import { swarmCommands } from "./swarm-commands.js";
 
 export interface CliEntry {
   /** This program's entry file (what `up` starts with `serve`). */
@@ -41,6 +42,7 @@ export async function runCli(argv: string[], e: CliEntry): Promise<void> {
   daemonCommands(program, cfg, e.entry, () => e.serve(cfg()));
   platformCommands(program, cfg, () => FleetClient.fromConfig(cfg()));
   gatewayCommands(program, () => FleetClient.fromConfig(cfg()));
+  swarmCommands(program, () => FleetClient.fromConfig(cfg()));
   provisionCommands(program, cfg, () => FleetClient.fromConfig(cfg()), e.entry);
   observeCommands(program, () => FleetClient.fromConfig(cfg()));
   doctorCommand(program, cfg, () => FleetClient.fromConfig(cfg()));

@@ -24,7 +24,7 @@ function parseSet(values: string[]): Record<string, string> {
 }
 
 function workload(p: ProfileView): string {
-  return p.tier === "container" ? (p.container_id?.slice(0, 12) ?? "-") : p.pid ? String(p.pid) : "-";
+  return p.tier !== "prefab" ? (p.container_id?.slice(0, 12) ?? "-") : p.pid ? String(p.pid) : "-";
 }
 
 export function profileCommands(program: Command, client: Client): void {

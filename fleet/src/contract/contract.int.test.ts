@@ -134,6 +134,14 @@ describe("admin API contract: daemon answers parse with the CLI's schemas", () =
     await raw("gatewayStatus", {});
     await raw("orphans", {});
     await raw("doctor", {});
+    // the swarm routes: init is idempotent (an engine already in a swarm is left as it is)
+    const s = (await raw("swarmInit", { body: {} })) as { state: string; tier: boolean };
+    assert.equal(s.state, "active");
+    assert.equal(((await raw("swarmStatus", {})) as { tier: boolean }).tier, true);
+    const t = (await raw("swarmJoinToken", {})) as { command: string };
+    assert.match(t.command, /^docker swarm join --token SWMTKN-/);
+    const n = (await raw("listNodes", {})) as { nodes: Array<{ self: boolean }> };
+    assert.equal(n.nodes.filter((x) => x.self).length, 1);
   });
 
   test("GET /v1/openapi.json is valid OpenAPI 3.1 and lists every route", async () => {

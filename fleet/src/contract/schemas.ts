@@ -275,6 +275,46 @@ export const GatewayStatus = z.object({
   upstream_configured: z.boolean(),
 });
 export const GatewayDown = z.object({ stopped: z.boolean() });
+/** The swarm this host's engine is in (the swarm tier's home). */
+export const SwarmStatus = z.object({
+  state: z.string().describe("the engine's LocalNodeState: inactive, pending, active, error, locked"),
+  manager: z.boolean(),
+  node_id: z.string().optional(),
+  node: z.string().optional().describe("this node's io.twilight.node label: what placement and `nodes` call it"),
+  tier: z.boolean().describe("whether this fleet runs the swarm tier now"),
+  managers: z.number().int().optional(),
+  nodes: z.number().int().optional(),
+});
+export const SwarmInitRequest = z.strictObject({
+  advertise_addr: z
+    .string()
+    .min(1)
+    .max(255)
+    .optional()
+    .describe("address other nodes reach this one at (default: the engine's choice)"),
+});
+export const SwarmJoinToken = z.object({
+  worker: z.string(),
+  manager: z.string(),
+  addr: z.string().describe("host:port to join at"),
+  command: z.string().describe("what to run on the new node"),
+});
+export const SwarmNode = z.object({
+  id: z.string(),
+  name: z.string().describe("the io.twilight.node label ('' when the fleet has not labelled it)"),
+  hostname: z.string(),
+  role: z.string(),
+  availability: z.string(),
+  state: z.string().describe("ready, down, unknown, disconnected"),
+  addr: z.string(),
+  self: z.boolean(),
+  cpus: z.number(),
+  memory_bytes: z.number().int(),
+  free_bytes: z.number().int().nullable().describe("MemAvailable on this node; null for other nodes"),
+  profiles: z.array(z.string()).describe("swarm profiles whose task runs (or last ran) here"),
+  profile_memory_limit_bytes: z.number().int().describe("sum of the memory limits of those profiles"),
+});
+export const NodeList = z.object({ swarm: SwarmStatus, nodes: z.array(SwarmNode) });
 export const UsageQuery = z.object({
   profile: ProfileName.optional(),
   since: z

@@ -1,4 +1,5 @@
 /** The admin API's handlers, one per route of the contract (fleet/src/contract/routes.ts); mounted by mount.ts. */
+
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { isProfileName, type Logger } from "@twilight/core";
 import { openApiDocument } from "../contract/openapi.js";
@@ -15,6 +16,7 @@ import type { DependencyWarning } from "./dependencies.js";
 import type { FrontDoor } from "./frontdoor.js";
 import type { Handlers } from "./mount.js";
 import type { ProvisionKeys } from "./provision-keys.js";
+import type { SwarmHandlers } from "./swarm-api.js";
 
 export interface ApiDeps {
   ctx: FleetContext;
@@ -81,6 +83,7 @@ export type ProfileHandlers = Omit<
   | "gatewayStatus"
   | "usage"
   | "doctor"
+  | keyof SwarmHandlers
 >;
 
 /** A row as the API shows it: the driver's opaque handle stays inside the fleet. */

@@ -31,6 +31,7 @@ import { Drivers } from "../runtime/index.js";
 import { MountNamespaces } from "../runtime/private-tmp.js";
 import { ProcessDriver } from "../runtime/process.js";
 import { CgroupSandbox } from "../runtime/sandbox.js";
+import { connectSwarmDriver, type SwarmDriver } from "../runtime/swarm.js";
 import { ProfileAccess } from "../service/access.js";
 import { BackupService } from "../service/backup.js";
 import { Hibernation } from "../service/hibernate.js";
@@ -50,6 +51,7 @@ import { prometheusPaths, startObserver } from "./observe.js";
 import { platformHandlers, platformWarnings } from "./platform-api.js";
 import { ProvisionKeys } from "./provision-keys.js";
 import { installSkills } from "./skills.js";
+import { swarmHandlers } from "./swarm-api.js";
 import { Dashboard } from "./ui.js";
 
 export interface Daemon {
@@ -120,6 +122,21 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
     log: log.child({ component: "gateway-service" }),
   });
   const drivers = new Drivers({ prefab: processDriver, ...(docker ? { container: docker } : {}) });
+  // the swarm tier runs when this host's engine is a swarm manager (now, or after `hermes-admin swarm init`)
+  const connectSwarmTier = async () => {
+    if (!docker) return undefined;
+    if (drivers.has("swarm")) return drivers.for("swarm") as SwarmDriver;
+    const swarm = await connectSwarmDriver({
+      docker: docker.docker,
+      image: cfg.image,
+      limitsFor: (s) => limitsForPlan(s.plan),
+      attach: [cfg.mcp.container],
+      log: log.child({ driver: "swarm" }),
+    });
+    drivers.add("swarm", swarm);
+    return swarm;
+  };
+  await connectSwarmTier().catch((err: Error) => log.info({ reason: err.message }, "swarm tier not available on this host"));
   const ctx: FleetContext = {
     cfg,
     registry,
@@ -234,6 +251,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
         },
       }),
       ...platformHandlers({ ctx, log, docker, gateway, sandbox: sandboxLine }),
+      ...swarmHandlers({ ctx, docker, connectTier: connectSwarmTier }),
       ...day2Handlers({
         backups,
         upgrades: new UpgradeService(ctx, profiles, frontDoor),

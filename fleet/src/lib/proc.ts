@@ -105,3 +105,8 @@ export function killUid(uid: number): number[] {
   }
   return killed;
 }
+
+/** The host's MemAvailable, bytes. */
+export function memAvailable(): number {
+  return Number(/MemAvailable:\s+(\d+) kB/.exec(readFileSync("/proc/meminfo", "utf8"))?.[1] ?? 0) * 1024;
+}

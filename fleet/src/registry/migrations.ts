@@ -34,6 +34,54 @@ const V4_COLUMNS = [
   "last_started_at, workload_handle",
 ].join(", ");
 
+/**
+ * hermes_profiles as migrations 4 and 5 rebuild it on SQLite (which cannot alter a CHECK): same columns, order and
+ * constraints; only the table name and the tier set differ. Its text must not change for migration 4's checksum
+ * (whitespace aside: the checksum folds it).
+ */
+function profilesTableV4(table: string, tiers: readonly string[]): string {
+  const tierList = tiers.map((t) => `'${t}'`).join(", ");
+  return `CREATE TABLE ${table} (
+          id TEXT PRIMARY KEY,
+          name TEXT NOT NULL CONSTRAINT hermes_profiles_name_key UNIQUE,
+          tier TEXT NOT NULL CHECK (tier IN (${tierList})),
+          user_id TEXT,
+          status TEXT NOT NULL CHECK (status IN ('creating', 'starting', 'running', 'stopped', 'error', 'migrating', 'sleeping')),
+          pid INTEGER CHECK (pid IS NULL OR pid > 0),
+          container_id TEXT,
+          profile_path TEXT NOT NULL,
+          created_at {{TIMESTAMP}} NOT NULL,
+          last_health_check {{TIMESTAMP}},
+          desired_state TEXT NOT NULL DEFAULT 'stopped' CHECK (desired_state IN ('running', 'stopped')),
+          port INTEGER NOT NULL CONSTRAINT hermes_profiles_port_key UNIQUE CHECK (port BETWEEN 1 AND 65535),
+          uid {{BIGINT}} NOT NULL CONSTRAINT hermes_profiles_uid_key UNIQUE CHECK (uid >= 0),
+          gid {{BIGINT}} NOT NULL CHECK (gid >= 0),
+          generation INTEGER NOT NULL DEFAULT 1 CHECK (generation >= 0),
+          image TEXT,
+          plan TEXT,
+          order_id TEXT,
+          restart_count INTEGER NOT NULL DEFAULT 0 CHECK (restart_count >= 0),
+          last_error TEXT,
+          secrets_fingerprint TEXT NOT NULL,
+          updated_at {{TIMESTAMP}} NOT NULL,
+          last_started_at {{TIMESTAMP}},
+          workload_handle TEXT
+        ){{STRICT}}`;
+}
+
+/** The SQLite steps that rebuild hermes_profiles through `table` (rows copied inside the migration's transaction). */
+function rebuildProfilesSqlite(table: string, tiers: readonly string[]): Step[] {
+  return [
+    { sqlite: profilesTableV4(table, tiers) },
+    { sqlite: `INSERT INTO ${table} SELECT ${V4_COLUMNS} FROM hermes_profiles` },
+    { sqlite: "DROP TABLE hermes_profiles" },
+    { sqlite: `ALTER TABLE ${table} RENAME TO hermes_profiles` },
+    {
+      sqlite: "CREATE UNIQUE INDEX hermes_profiles_order_id_key ON hermes_profiles (order_id) WHERE order_id IS NOT NULL",
+    },
+  ];
+}
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -132,32 +180,7 @@ export const MIGRATIONS: readonly Migration[] = [
         postgres: `ALTER TABLE hermes_profiles DROP CONSTRAINT hermes_profiles_status_check,
           ADD CONSTRAINT hermes_profiles_status_check
           CHECK (status IN ('creating', 'starting', 'running', 'stopped', 'error', 'migrating', 'sleeping'))`,
-        sqlite: `CREATE TABLE hermes_profiles_v4 (
-          id TEXT PRIMARY KEY,
-          name TEXT NOT NULL CONSTRAINT hermes_profiles_name_key UNIQUE,
-          tier TEXT NOT NULL CHECK (tier IN ('prefab', 'container')),
-          user_id TEXT,
-          status TEXT NOT NULL CHECK (status IN ('creating', 'starting', 'running', 'stopped', 'error', 'migrating', 'sleeping')),
-          pid INTEGER CHECK (pid IS NULL OR pid > 0),
-          container_id TEXT,
-          profile_path TEXT NOT NULL,
-          created_at {{TIMESTAMP}} NOT NULL,
-          last_health_check {{TIMESTAMP}},
-          desired_state TEXT NOT NULL DEFAULT 'stopped' CHECK (desired_state IN ('running', 'stopped')),
-          port INTEGER NOT NULL CONSTRAINT hermes_profiles_port_key UNIQUE CHECK (port BETWEEN 1 AND 65535),
-          uid {{BIGINT}} NOT NULL CONSTRAINT hermes_profiles_uid_key UNIQUE CHECK (uid >= 0),
-          gid {{BIGINT}} NOT NULL CHECK (gid >= 0),
-          generation INTEGER NOT NULL DEFAULT 1 CHECK (generation >= 0),
-          image TEXT,
-          plan TEXT,
-          order_id TEXT,
-          restart_count INTEGER NOT NULL DEFAULT 0 CHECK (restart_count >= 0),
-          last_error TEXT,
-          secrets_fingerprint TEXT NOT NULL,
-          updated_at {{TIMESTAMP}} NOT NULL,
-          last_started_at {{TIMESTAMP}},
-          workload_handle TEXT
-        ){{STRICT}}`,
+        sqlite: profilesTableV4("hermes_profiles_v4", ["prefab", "container"]),
       },
       { sqlite: `INSERT INTO hermes_profiles_v4 SELECT ${V4_COLUMNS} FROM hermes_profiles` },
       { sqlite: "DROP TABLE hermes_profiles" },
@@ -165,6 +188,18 @@ export const MIGRATIONS: readonly Migration[] = [
       {
         sqlite: "CREATE UNIQUE INDEX hermes_profiles_order_id_key ON hermes_profiles (order_id) WHERE order_id IS NOT NULL",
       },
+    ],
+  },
+  {
+    version: 5,
+    name: "tier_swarm",
+    steps: [
+      // The swarm tier (issue 12). PostgreSQL replaces the tier CHECK; SQLite rebuilds the table as migration 4 did.
+      {
+        postgres: `ALTER TABLE hermes_profiles DROP CONSTRAINT hermes_profiles_tier_check,
+          ADD CONSTRAINT hermes_profiles_tier_check CHECK (tier IN ('prefab', 'container', 'swarm'))`,
+      },
+      ...rebuildProfilesSqlite("hermes_profiles_v5", ["prefab", "container", "swarm"]),
     ],
   },
 ];

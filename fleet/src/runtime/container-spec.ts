@@ -137,9 +137,13 @@ export function healthProbe(port: number): string[] {
   return ["CMD", "node", "-e", js];
 }
 
-export function buildContainerSpec(spec: WorkloadSpec, opts: ContainerSpecOptions = {}): ContainerCreateBody {
+/**
+ * The checks every containerised tier makes before it builds a spec (container and swarm), and the image to run.
+ * Throws InputInvalid naming the field.
+ */
+export function checkContainerWorkload(spec: WorkloadSpec, tier: WorkloadSpec["tier"], fallbackImage?: string): string {
   assertProfileName(spec.profile);
-  if (spec.tier !== "container") throw new InputInvalid(`profile ${spec.profile} is tier ${spec.tier}, not container`);
+  if (spec.tier !== tier) throw new InputInvalid(`profile ${spec.profile} is tier ${spec.tier}, not ${tier}`);
   if (!Number.isInteger(spec.generation) || spec.generation < 0) throw new InputInvalid(`bad generation ${spec.generation}`);
   for (const [k, v] of [
     ["uid", spec.uid],
@@ -158,20 +162,34 @@ export function buildContainerSpec(spec: WorkloadSpec, opts: ContainerSpecOption
         hint: "keep the shared skills outside the profiles root (FLEET_SKILLS_DIR)",
       },
     );
-  const image = spec.image ?? opts.image;
+  const image = spec.image ?? fallbackImage;
   if (!image)
     throw new InputInvalid(`profile ${spec.profile}: no container image given`, { hint: "run `hermes-admin images build`" });
+  return image;
+}
+
+/** The bind mounts of a profile container: its directory read-write, the skills read-only (twice, see the top). */
+export function profileBindMounts(spec: WorkloadSpec): Array<{ Source: string; Target: string; ReadOnly: boolean }> {
+  const mounts = [
+    { Source: spec.dir, Target: PROFILE_MOUNT, ReadOnly: false },
+    { Source: spec.skillsDir, Target: SKILLS_MOUNT, ReadOnly: true },
+  ];
+  if (!isReserved(spec.skillsDir)) mounts.push({ Source: spec.skillsDir, Target: spec.skillsDir, ReadOnly: true });
+  return mounts;
+}
+
+export function buildContainerSpec(spec: WorkloadSpec, opts: ContainerSpecOptions = {}): ContainerCreateBody {
+  const image = checkContainerWorkload(spec, "container", opts.image);
   const network = opts.network ?? DEFAULT_NETWORK;
   const limits = opts.limits ?? limitsForPlan(undefined);
   const logs = opts.logs ?? { maxSize: "10m", maxFile: 3 };
   const name = workloadName(spec.profile, spec.generation);
   const portKey = `${CONTAINER_PORT}/tcp`;
 
-  const mounts: NonNullable<NonNullable<ContainerCreateOptions["HostConfig"]>["Mounts"]> = [
-    { Type: "bind", Source: spec.dir, Target: PROFILE_MOUNT, ReadOnly: false },
-    { Type: "bind", Source: spec.skillsDir, Target: SKILLS_MOUNT, ReadOnly: true },
-  ];
-  if (!isReserved(spec.skillsDir)) mounts.push({ Type: "bind", Source: spec.skillsDir, Target: spec.skillsDir, ReadOnly: true });
+  const mounts: NonNullable<NonNullable<ContainerCreateOptions["HostConfig"]>["Mounts"]> = profileBindMounts(spec).map((m) => ({
+    Type: "bind",
+    ...m,
+  }));
 
   const body: ContainerCreateBody = {
     name,

@@ -129,3 +129,61 @@ export class DieWatcher {
     this.onDie(ev);
   }
 }
+
+/**
+ * The exits a Docker-backed driver reports: the workloads it watches (by a key from the container's name) and its
+ * listeners, fed by one DieWatcher started on the first listener. Shared by the container and swarm drivers.
+ */
+export class ExitFanout {
+  private readonly listeners: Array<
+    (e: { profile: string; generation: number; code: number | null; signal: string | null }) => void
+  > = [];
+  private readonly watched = new Map<string, { profile: string; generation: number }>();
+  private watcher: DieWatcher | undefined;
+
+  constructor(
+    private readonly docker: Docker,
+    private readonly log: Logger,
+    /** The watch key of a dead container's name (the container name, or a task's service name). */
+    private readonly keyOf: (containerName: string) => string,
+    private readonly what: string,
+  ) {}
+
+  watch(key: string, w: { profile: string; generation: number }): void {
+    this.watched.set(key, { profile: w.profile, generation: w.generation });
+    if (this.listeners.length) this.ensureWatcher();
+  }
+
+  unwatch(key: string): void {
+    this.watched.delete(key);
+  }
+
+  onExit(listener: ExitFanout["listeners"][number]): void {
+    this.listeners.push(listener);
+    this.ensureWatcher();
+  }
+
+  close(): void {
+    this.watcher?.close();
+    this.watcher = undefined;
+  }
+
+  private ensureWatcher(): void {
+    if (this.watcher) return;
+    this.watcher = new DieWatcher(this.docker, (e) => this.onDie(e), this.log);
+    this.watcher.start();
+  }
+
+  private onDie(e: DieEvent): void {
+    const w = this.watched.get(this.keyOf(e.name));
+    if (!w || w.profile !== e.profile || w.generation !== e.generation) return;
+    this.log.info({ profile: w.profile, generation: w.generation, code: e.code, signal: e.signal }, `${this.what} exited`);
+    for (const l of this.listeners) {
+      try {
+        l({ profile: w.profile, generation: w.generation, code: e.code, signal: e.signal });
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, "exit listener failed");
+      }
+    }
+  }
+}

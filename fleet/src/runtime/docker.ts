@@ -13,14 +13,14 @@ import {
   buildContainerSpec,
   type ContainerLimits,
   type ContainerSpecOptions,
-  containerEnv,
   PROFILE_MOUNT,
   SPEC_HASH_LABEL,
 } from "./container-spec.js";
 import { type ContainerSummary, selectProfileContainers } from "./docker-cleanup.js";
-import { type DieEvent, DieWatcher } from "./docker-events.js";
+import { ExitFanout } from "./docker-events.js";
+import { execInContainer } from "./docker-exec.js";
 import { computeStats, type RawStats } from "./docker-stats.js";
-import { FrameDemuxer, LogLineDecoder } from "./docker-stream.js";
+import { LogLineDecoder } from "./docker-stream.js";
 import type {
   ExecIO,
   ExitListener,
@@ -109,15 +109,13 @@ export class DockerDriver implements RuntimeDriver {
   readonly docker: Docker;
   private readonly network: string;
   private readonly log: Logger;
-  private readonly listeners: ExitListener[] = [];
-  /** Workloads whose exits we report: container name -> (profile, generation). */
-  private readonly watched = new Map<string, { profile: string; generation: number }>();
-  private watcher: DieWatcher | undefined;
+  private readonly exits: ExitFanout;
 
   constructor(private readonly opts: DockerDriverOptions = {}) {
     this.docker = opts.docker ?? dockerClient();
     this.network = opts.network ?? "twilight";
     this.log = (opts.log ?? createLogger("fleet")).child({ driver: "docker" });
+    this.exits = new ExitFanout(this.docker, this.log, (n) => n, "container");
   }
 
   /** The create body this driver would send (pure; `hermes-admin compose` renders from the same function). */
@@ -193,7 +191,7 @@ export class DockerDriver implements RuntimeDriver {
 
   async remove(spec: WorkloadSpec): Promise<void> {
     const name = workloadName(spec.profile, spec.generation);
-    this.watched.delete(name);
+    this.exits.unwatch(name);
     const info = await this.owned(spec);
     if (!info) return;
     try {
@@ -249,44 +247,7 @@ export class DockerDriver implements RuntimeDriver {
       throw new Precondition(`profile ${spec.profile} is not running`, {
         hint: `start it first: hermes-admin start ${spec.profile}`,
       });
-    const ex = await this.docker.getContainer(info.Id).exec({
-      Cmd: argv,
-      AttachStdin: false,
-      AttachStdout: true,
-      AttachStderr: true,
-      Tty: false,
-      User: `${spec.uid}:${spec.gid}`,
-      WorkingDir: PROFILE_MOUNT,
-      Env: containerEnv(),
-    });
-    const stream = (await ex.start({ hijack: true, stdin: false })) as unknown as Readable;
-    const demux = new FrameDemuxer();
-    const onAbort = () => {
-      void ex.inspect().then((i) => {
-        if (i.Running && i.Pid) {
-          try {
-            process.kill(i.Pid, "SIGTERM");
-          } catch {
-            // already gone
-          }
-        }
-      });
-    };
-    io.signal?.addEventListener("abort", onAbort, { once: true });
-    try {
-      for await (const chunk of stream) {
-        for (const f of demux.push(chunk as Buffer)) (f.stream === "stdout" ? io.onStdout : io.onStderr)(f.payload);
-      }
-    } finally {
-      io.signal?.removeEventListener("abort", onAbort);
-    }
-    // The stream ends when the process does; the exit code may need a moment to be recorded.
-    for (let i = 0; i < 50; i++) {
-      const r = await ex.inspect();
-      if (!r.Running) return r.ExitCode ?? -1;
-      await new Promise((res) => setTimeout(res, 20));
-    }
-    throw new DriverError("docker", `exec in ${info.Name} did not report an exit code`, { retryable: true });
+    return execInContainer(this.docker, info.Id, spec, argv, io);
   }
 
   async stats(spec: WorkloadSpec, known?: WorkloadHandle): Promise<WorkloadStats | null> {
@@ -313,7 +274,8 @@ export class DockerDriver implements RuntimeDriver {
     }
     const tiers = new Map(list.map((c) => [c.Id, c.Labels[LABELS.tier]]));
     const mounts = new Map(list.map((c) => [c.Id, c.Mounts?.find((m) => m.Destination === PROFILE_MOUNT)?.Source]));
-    return selectProfileContainers(list).map((c) => ({
+    // a swarm task's container carries the profile labels too (tier swarm): the swarm driver reports it, not this one
+    return selectProfileContainers(list.filter((c) => c.Labels[LABELS.tier] !== "swarm")).map((c) => ({
       profile: c.profile,
       generation: c.generation,
       tier: tiers.get(c.id) === "prefab" ? "prefab" : "container",
@@ -324,38 +286,16 @@ export class DockerDriver implements RuntimeDriver {
   }
 
   onExit(listener: ExitListener): void {
-    this.listeners.push(listener);
-    this.ensureWatcher();
+    this.exits.onExit(listener);
   }
 
   /** Stop watching engine events (lets the process exit). Containers keep running. */
   close(): void {
-    this.watcher?.close();
-    this.watcher = undefined;
+    this.exits.close();
   }
 
   private watch(name: string, spec: WorkloadSpec): void {
-    this.watched.set(name, { profile: spec.profile, generation: spec.generation });
-    if (this.listeners.length) this.ensureWatcher();
-  }
-
-  private ensureWatcher(): void {
-    if (this.watcher) return;
-    this.watcher = new DieWatcher(this.docker, (e) => this.onDie(e), this.log);
-    this.watcher.start();
-  }
-
-  private onDie(e: DieEvent): void {
-    const w = this.watched.get(e.name);
-    if (!w || w.profile !== e.profile || w.generation !== e.generation) return;
-    this.log.info({ profile: w.profile, generation: w.generation, code: e.code, signal: e.signal }, "container exited");
-    for (const l of this.listeners) {
-      try {
-        l({ profile: w.profile, generation: w.generation, code: e.code, signal: e.signal });
-      } catch (err) {
-        this.log.error({ err: (err as Error).message }, "exit listener failed");
-      }
-    }
+    this.exits.watch(name, spec);
   }
 
   /** True when the image reference now names another image than the one the container was created from. */

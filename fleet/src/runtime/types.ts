@@ -47,6 +47,8 @@ export interface WorkloadHandle {
   pid?: number;
   pidStartTime?: string;
   containerId?: string;
+  /** Swarm tier: the service's id. */
+  serviceId?: string;
 }
 
 export interface ExecIO {
@@ -97,7 +99,7 @@ export interface DriverCapabilities {
 }
 
 export interface RuntimeDriver {
-  readonly kind: "process" | "docker";
+  readonly kind: "process" | "docker" | "swarm";
   readonly capabilities: DriverCapabilities;
   /**
    * The uid that listens on the workload's host port when it is the workload itself (the profile's uid for a process,

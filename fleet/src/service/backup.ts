@@ -6,7 +6,7 @@
 import { constants } from "node:fs";
 import { mkdir, open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join } from "node:path";
-import { assertProfileName, Conflict, InputInvalid, isTier, NotFound, type Tier } from "@twilight/core";
+import { assertProfileName, Conflict, InputInvalid, isTier, NotFound, TIERS, type Tier } from "@twilight/core";
 import { projectVersion } from "../images/refs.js";
 import { readNoFollow, writeNoFollow } from "../lib/safe-fs.js";
 import {
@@ -181,7 +181,7 @@ export class BackupService {
     const { manifest, entries } = await openArchive(file, bytes, key.identity);
     const name = assertProfileName(o.as ?? manifest.profile);
     const tierName = o.tier ?? manifest.tier;
-    if (!isTier(tierName)) throw new InputInvalid(`tier ${JSON.stringify(tierName)} is not one of prefab, container`);
+    if (!isTier(tierName)) throw new InputInvalid(`tier ${JSON.stringify(tierName)} is not one of ${TIERS.join(", ")}`);
     const tier: Tier = tierName;
     const schema = parseSecretsSchema(JSON.parse(await readFile(join(this.ctx.cfg.templateDir, "secrets.schema.json"), "utf8")));
     const archived = JSON.parse(entries.get("secrets.json")?.toString("utf8") ?? "{}") as Record<string, string>;

@@ -4,7 +4,7 @@
  *   prepare -> standby start -> health(standby) -> hold -> drain -> stop old -> activate new -> health(ok) -> switch -> release
  * Any failure rolls back to the old tier and leaves the profile serving, with the reason. Every step is an event.
  */
-import { DomainError, Precondition, type Tier, TimeoutError } from "@twilight/core";
+import { DomainError, inContainer, Precondition, type Tier, TimeoutError } from "@twilight/core";
 import { squatter } from "../lib/sockets.js";
 import { readProfileEnv, writeConfig } from "../profiles/layout.js";
 import type { ProfileRow } from "../registry/types.js";
@@ -190,7 +190,7 @@ export class Migrator {
         generation: gen,
         port,
         ...handlePatch(handle),
-        image: o.to === "container" ? (newSpec.image ?? null) : null,
+        image: inContainer(o.to) ? (newSpec.image ?? null) : null,
         status: "running",
         last_error: null,
         last_started_at: new Date(this.ctx.now()).toISOString(),

@@ -10,12 +10,14 @@ import {
   Conflict,
   DomainError,
   InputInvalid,
+  inContainer,
   isPlan,
   isTier,
   NotFound,
   Precondition,
   parseEnv,
   renderEnv,
+  TIERS,
   type Tier,
 } from "@twilight/core";
 import { killUid, liveUids } from "../lib/proc.js";
@@ -115,7 +117,7 @@ export class ProfileService {
   }
 
   renderInput(row: Pick<ProfileRow, "name" | "generation" | "port" | "plan">, tier: Tier): RenderInput {
-    const mcpUrl = tier === "container" ? this.ctx.cfg.mcp.urlContainer : this.ctx.cfg.mcp.urlPrefab;
+    const mcpUrl = inContainer(tier) ? this.ctx.cfg.mcp.urlContainer : this.ctx.cfg.mcp.urlPrefab;
     return {
       profile: row.name,
       tier,
@@ -132,7 +134,7 @@ export class ProfileService {
   /** Validate everything first (nothing written on bad input), then create dir, row, token, start, wait healthy. */
   async spawn(req: SpawnRequest, progress: Progress = noProgress): Promise<SpawnResult> {
     const name = assertProfileName(req.name);
-    if (!isTier(req.tier)) throw new InputInvalid(`tier ${JSON.stringify(req.tier)} is not one of prefab, container`);
+    if (!isTier(req.tier)) throw new InputInvalid(`tier ${JSON.stringify(req.tier)} is not one of ${TIERS.join(", ")}`);
     const tier = req.tier;
     if (req.plan != null) assertPlan(req.plan); // a closed set: an unknown plan is a 400 naming the valid ones
     if (req.idempotencyKey !== undefined && req.idempotencyKey !== null && !/^[A-Za-z0-9_.:|*-]{1,64}$/.test(req.idempotencyKey))
@@ -243,7 +245,7 @@ export class ProfileService {
         port,
         uid,
         gid: uid,
-        image: tier === "container" ? (this.ctx.cfg.image ?? null) : null,
+        image: inContainer(tier) ? (this.ctx.cfg.image ?? null) : null,
         plan: o.req.plan ?? null,
         order_id: o.req.idempotencyKey ?? null,
         secrets_fingerprint: secretsFingerprint(o.secrets),

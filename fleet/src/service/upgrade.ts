@@ -198,7 +198,9 @@ export class UpgradeService {
     const skipped: UpgradeResult["skipped"] = [];
     const todo: ProfileRow[] = [];
     for (const r of rows) {
-      if (r.tier !== "container") skipped.push({ profile: r.name, reason: "prefab runs the host's runtime" });
+      if (r.tier === "prefab") skipped.push({ profile: r.name, reason: "prefab runs the host's runtime" });
+      else if (r.tier === "swarm")
+        skipped.push({ profile: r.name, reason: "swarm: move it with `migrate --to swarm` after the image is on every node" });
       else if (r.desired_state !== "running") skipped.push({ profile: r.name, reason: `desired state ${r.desired_state}` });
       else if ((r.image ?? fallback) === image) skipped.push({ profile: r.name, reason: "already on it" });
       else todo.push(r);

@@ -47,12 +47,13 @@ export class Supervisor {
     private readonly mutex: KeyedMutex,
     private readonly hooks: SupervisorHooks = {},
   ) {
-    for (const d of ctx.drivers.all())
+    ctx.drivers.each((d) =>
       d.onExit((e) => {
         void this.onExit(e.profile, e.generation, e.code, e.signal).catch((err) =>
           ctx.log.error({ err, profile: e.profile }, "exit handling failed"),
         );
-      });
+      }),
+    );
   }
 
   private state(name: string): ProfileState {

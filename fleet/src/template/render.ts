@@ -2,7 +2,7 @@
  * Pure renderers for a profile's config.yaml and .env, per tier. The same directory serves both tiers: only what differs
  * between them (the data service URL, the API host) is rendered differently, so migration re-renders config.yaml alone.
  */
-import { ConfigInvalid, renderEnv, type Tier } from "@twilight/core";
+import { ConfigInvalid, inContainer, renderEnv, type Tier } from "@twilight/core";
 
 export interface RenderInput {
   profile: string;
@@ -31,7 +31,7 @@ export function modelFor(
   if (provider !== "custom" || model.route === "direct") return { provider, baseUrl: model.baseUrl, default: def };
   return {
     provider,
-    baseUrl: tier === "container" && gateway.urlContainer ? gateway.urlContainer : gateway.urlPrefab,
+    baseUrl: inContainer(tier) && gateway.urlContainer ? gateway.urlContainer : gateway.urlPrefab,
     default: def,
   };
 }
@@ -56,8 +56,8 @@ export function renderConfigYaml(template: string, input: RenderInput): string {
     model_provider: input.model.provider,
     model_default: input.model.default,
     model_base_url: input.model.baseUrl,
-    api_host: input.tier === "container" ? "0.0.0.0" : "127.0.0.1",
-    port: input.tier === "container" ? CONTAINER_API_PORT : input.port,
+    api_host: inContainer(input.tier) ? "0.0.0.0" : "127.0.0.1",
+    port: inContainer(input.tier) ? CONTAINER_API_PORT : input.port,
   };
   return template.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (_, key: string) => {
     const v = values[key];

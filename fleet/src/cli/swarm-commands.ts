@@ -1,0 +1,84 @@
+/** `hermes-admin swarm init|join-token|status` and `hermes-admin nodes`: the swarm tier's home. */
+import type { Command } from "commander";
+import type { FleetClient } from "../client/client.js";
+import { bytes, progressPrinter, table } from "../lib/format.js";
+import { EXIT } from "./exit-codes.js";
+import { ROUTES } from "./lazy.js";
+import { action, type GlobalOpts, printJson } from "./run.js";
+
+type Client = () => FleetClient;
+const json = (cmd: Command) => Boolean(cmd.optsWithGlobals<GlobalOpts>().json);
+
+function swarmLine(s: { state: string; manager: boolean; node?: string; tier: boolean; nodes?: number }): string {
+  return `swarm ${s.state}${s.manager ? " (manager)" : ""}${s.node ? `, this node: ${s.node}` : ""}${
+    s.nodes !== undefined ? `, ${s.nodes} node(s)` : ""
+  }; swarm tier ${s.tier ? "on" : "off"}\n`;
+}
+
+export function swarmCommands(program: Command, client: Client): void {
+  const sw = program.command("swarm").description("the Docker swarm the swarm tier runs on (this host's engine)");
+  sw.command("init")
+    .description("make this host's engine a swarm manager (idempotent), label the node and start the swarm tier")
+    .option("--advertise-addr <addr>", "address other nodes reach this one at")
+    .addHelpText("after", "\nExamples:\n  hermes-admin swarm init\n  hermes-admin swarm init --advertise-addr 10.0.0.5")
+    .action(
+      action(async (o: { advertiseAddr?: string }, cmd: Command) => {
+        const body = o.advertiseAddr ? { advertise_addr: o.advertiseAddr } : {};
+        const r = await client().op(ROUTES.swarmInit, { body }, progressPrinter());
+        if (json(cmd)) return void printJson(r);
+        process.stdout.write(swarmLine(r));
+      }),
+    );
+  sw.command("join-token")
+    .description("the command that joins another host to this swarm as a worker (the token admits a node: keep it secret)")
+    .addHelpText("after", "\nExample:\n  hermes-admin swarm join-token          # run the printed command on the new host")
+    .action(
+      action(async (_o: unknown, cmd: Command) => {
+        const r = await client().call(ROUTES.swarmJoinToken, {});
+        if (json(cmd)) return void printJson(r);
+        process.stdout.write(`${r.command}\n`);
+      }),
+    );
+  sw.command("status")
+    .description("the engine's swarm state and whether the fleet runs the swarm tier (exit 5 when it does not)")
+    .addHelpText("after", "\nExample:\n  hermes-admin swarm status --json")
+    .action(
+      action(async (_o: unknown, cmd: Command) => {
+        const r = await client().call(ROUTES.swarmStatus, {});
+        if (json(cmd)) printJson(r);
+        else process.stdout.write(swarmLine(r));
+        return r.tier ? EXIT.ok : EXIT.unavailable;
+      }),
+    );
+  program
+    .command("nodes")
+    .description("swarm nodes: labels, state, memory, and the swarm profiles on each (exit 5 when a node is down)")
+    .addHelpText("after", "\nExamples:\n  hermes-admin nodes\n  hermes-admin nodes --json")
+    .action(
+      action(async (_o: unknown, cmd: Command) => {
+        const r = await client().call(ROUTES.listNodes, {});
+        if (json(cmd)) printJson(r);
+        else if (r.nodes.length === 0) process.stdout.write(swarmLine(r.swarm));
+        else
+          process.stdout.write(
+            `${table(
+              ["NODE", "HOSTNAME", "ROLE", "STATE", "AVAIL", "ADDR", "CPUS", "MEMORY", "FREE", "PROFILES", "LIMITS"],
+              r.nodes.map((n) => [
+                `${n.name || "-"}${n.self ? " *" : ""}`,
+                n.hostname,
+                n.role,
+                n.state,
+                n.availability,
+                n.addr,
+                n.cpus,
+                bytes(n.memory_bytes),
+                n.free_bytes === null ? "-" : bytes(n.free_bytes),
+                n.profiles.length ? n.profiles.join(",") : "-",
+                bytes(n.profile_memory_limit_bytes),
+              ]),
+            )}\n`,
+          );
+        return r.nodes.every((n) => n.state === "ready") ? EXIT.ok : EXIT.unavailable;
+      }),
+    );
+}
