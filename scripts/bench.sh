@@ -12,6 +12,7 @@ if [ "${1:-}" = density ]; then
 fi
 log "prefab spawn-to-healthy vs a bare node agent";            node fleet/dist/bench/prefab-spawn.js 5
 log "container spawn-to-healthy vs a bare create+start";        node fleet/dist/bench/container-spawn.js --runs 5
+log "swarm spawn-to-healthy vs container and a bare docker service create (skips without a swarm)"; node fleet/dist/bench/swarm-spawn.js --runs 5
 log "live migration pause vs container start";                  node fleet/dist/bench/migration.js 3
 log "profile backup/restore (1,000 messages) vs tar czf/xzf";      node fleet/dist/bench/backup.js 500 3
 log "hibernation: freeze in place vs stop, memory back and wake latency"; node fleet/dist/bench/hibernate.js 8
