@@ -58,7 +58,7 @@ export const INDEX_HTML = `<!doctype html>
       <button type="button" id="act-stop">Stop</button>
       <button type="button" id="act-restart">Restart</button>
       <label for="detail-to">Move to tier</label>
-      <select id="detail-to"><option value="prefab">prefab</option><option value="container">container</option></select>
+      <select id="detail-to"><option value="prefab">prefab</option><option value="container">container</option><option value="swarm">swarm</option></select>
       <button type="button" id="act-migrate">Migrate</button>
       <button type="button" id="act-rm" class="danger">Remove</button>
     </div>
