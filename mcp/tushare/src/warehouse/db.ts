@@ -64,6 +64,14 @@ interface Prepared {
   generation: number;
 }
 
+/** How many answers the read cache keeps, and the largest answer it keeps (rows). */
+const ANSWER_CACHE_SIZE = 4096;
+const ANSWER_MAX_ROWS = 64;
+/** JSON.stringify replacer for cache keys: bigint parameters as text. */
+function bigintJson(_k: string, v: unknown): unknown {
+  return typeof v === "bigint" ? `${v}n` : v;
+}
+
 export class Warehouse {
   private readonly free: DuckDBConnection[];
   private readonly waiting: ((c: DuckDBConnection) => void)[] = [];
@@ -102,8 +110,33 @@ export class Warehouse {
     return this.writer === undefined;
   }
 
-  /** A query on a reader connection, inside a READ ONLY transaction; statements are reused until the next write. */
-  async read(sql: string, params: SqlValue[] = []): Promise<Row[]> {
+  /**
+   * A query on a reader connection, inside a READ ONLY transaction; statements are reused until the next write, and so
+   * are small answers: the warehouse changes only through `write`, so an answer read entirely within one write
+   * generation is the answer until the next write (many profiles ask for the same popular stocks: a repeat costs no
+   * DuckDB round trip). `{ cache: false }` reads DuckDB every time (benchmarks' yardstick).
+   */
+  async read(sql: string, params: SqlValue[] = [], opts: { cache?: boolean } = {}): Promise<Row[]> {
+    const useCache = opts.cache !== false;
+    const key = useCache ? `${sql}\u0000${JSON.stringify(params, bigintJson)}` : "";
+    if (useCache) {
+      const hit = this.answers.get(key);
+      if (hit && hit.generation === this.generation) return hit.rows.map((r) => ({ ...r }));
+    }
+    const generation = this.generation;
+    const rows = await this.readDb(sql, params);
+    // stored only when no write ended meanwhile (a write that ends later bumps the generation past it)
+    if (useCache && generation === this.generation && rows.length <= ANSWER_MAX_ROWS) {
+      if (this.answers.size >= ANSWER_CACHE_SIZE) this.answers.delete(this.answers.keys().next().value as string);
+      this.answers.set(key, { generation, rows: rows.map((r) => ({ ...r })) });
+    }
+    return rows;
+  }
+
+  /** Small answers of the current write generation (insertion order: the oldest goes first when full). */
+  private readonly answers = new Map<string, { generation: number; rows: Row[] }>();
+
+  private async readDb(sql: string, params: SqlValue[]): Promise<Row[]> {
     const conn = await this.acquire();
     try {
       await conn.run("BEGIN TRANSACTION READ ONLY");

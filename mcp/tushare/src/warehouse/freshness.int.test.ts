@@ -45,6 +45,30 @@ describe("warehouse reads after writes", () => {
     }
   });
 
+  it("a repeated answer comes from the read cache until a write, never across one, and callers cannot change it", async () => {
+    const wh = await Warehouse.open({ path: join(tmp.dir, "cache.duckdb"), readers: 2 });
+    try {
+      const q = "SELECT count(*) AS n FROM trade_cal WHERE exchange = ?";
+      const first = await wh.read(q, ["SSE"]);
+      assert.equal(first[0]?.n, 0);
+      (first[0] as { n: number }).n = 999; // a caller that mutates its answer
+      assert.equal((await wh.read(q, ["SSE"]))[0]?.n, 0, "the cached answer is a copy");
+      // reads racing a write: whatever they saw, after the write ends every read sees it
+      const racing = Array.from({ length: 20 }, () => wh.read(q, ["SSE"]));
+      const write = upsertTradeCal(
+        wh,
+        [{ exchange: "SSE", cal_date: "20250109", is_open: 1, pretrade_date: "20250108" }],
+        REFRESHED,
+      );
+      await Promise.all([...racing, write]);
+      for (let i = 0; i < 5; i++) assert.equal((await wh.read(q, ["SSE"]))[0]?.n, 1, "a stale answer survived the write");
+      assert.equal((await wh.read(q, ["SZSE"]))[0]?.n, 0, "parameters are part of the key");
+      assert.equal((await wh.read(q, ["SSE"], { cache: false }))[0]?.n, 1);
+    } finally {
+      await wh.close();
+    }
+  });
+
   it("/health polled by concurrent clients before and during the first run reports the trade_cal refresh after it", async () => {
     const svc = await startTestService({ dataDir: join(tmp.dir, "svc"), schedulerEnabled: false });
     try {

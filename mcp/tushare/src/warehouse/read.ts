@@ -57,12 +57,17 @@ export function dailyBars(wh: Warehouse, q: DailyQuery): Promise<Paged<DailyBar>
   return paged<DailyBar>(wh, { select: DAILY, from: "r_stock_daily", w, order: "trade_date DESC, ts_code", ...q });
 }
 
-export async function latestBar(wh: Warehouse, tsCode: string, asOf?: string): Promise<DailyBar | undefined> {
+export async function latestBar(
+  wh: Warehouse,
+  tsCode: string,
+  asOf?: string,
+  opts: { cache?: boolean } = {},
+): Promise<DailyBar | undefined> {
   const w = where([
     ["ts_code = ?", tsCode],
     ["trade_date <= ?", asOf],
   ]);
-  const rows = await wh.read(`SELECT ${DAILY} FROM r_stock_daily ${w.sql} ORDER BY trade_date DESC LIMIT 1`, w.params);
+  const rows = await wh.read(`SELECT ${DAILY} FROM r_stock_daily ${w.sql} ORDER BY trade_date DESC LIMIT 1`, w.params, opts);
   return rows[0] as DailyBar | undefined;
 }
 
