@@ -9,7 +9,7 @@ tier="${1:?unit, int or heavy}"; filter="${2:-}"
 # profiles, both tiers), backup/restore/export/import across two fleets, the fleet upgrade with canary, rollback
 # and pause/resume (five profiles moved several times under load), and leader failover (two daemons on PostgreSQL,
 # four takeovers, one of them after a simulated partition: 37-45 s)
-HEAVY='/e2e/(matrix|day2|day2-upgrade|failover)\.int\.test\.js$'
+HEAVY='/e2e/(matrix|day2|day2-upgrade|failover|swarm-nodes)\.int\.test\.js$'
 cd "$ROOT"
 # the profile runtime's bundle follows dist/ (0.3 s): a test never starts an older runtime than the code it tests
 if [ "$tier" != unit ] && [ -f agent/dist/main.js ]; then node scripts/bundle-agent.mjs; fi
