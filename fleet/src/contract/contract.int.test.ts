@@ -76,7 +76,8 @@ describe("admin API contract: daemon answers parse with the CLI's schemas", () =
   });
 
   test("profile routes", async () => {
-    await raw("daemonHealth", {});
+    const health = (await raw("daemonHealth", {})) as { role?: string };
+    assert.equal(health.role, "leader", "a daemon on SQLite always leads");
     const spawned = (await client.op(ROUTES.spawnProfile, { params: { name: "contract-1" }, body: { tier: "prefab" } })) as {
       created: boolean;
     };

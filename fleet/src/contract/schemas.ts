@@ -207,6 +207,10 @@ export const DaemonHealth = z.object({
   pid: z.number().int(),
   sandbox: z.string().describe("what the prefab sandbox enforces on this host"),
   containers: z.boolean().optional().describe("whether the daemon has a Docker connection (made once, at its start)"),
+  role: z
+    .enum(["leader", "standby", "taking-over"])
+    .optional()
+    .describe("leader: supervises and accepts changes; standby: reads and the front door only (PostgreSQL registry)"),
 });
 export const StatsQuery = z.object({ stats: z.enum(["0", "1"]).optional() });
 

@@ -39,6 +39,8 @@ export interface ApiDeps {
   }>;
   /** What the prefab sandbox enforces on this host (cgroups or rlimits only). */
   sandbox: string;
+  /** This daemon's role (leadership.ts). */
+  role?: () => "leader" | "standby" | "taking-over";
   /** Platform services a profile depends on that are down now (spawn and start warn; they never fail for it). */
   dependencies?: () => Promise<DependencyWarning[]>;
 }
@@ -111,6 +113,7 @@ export function profileHandlers(d: ApiDeps): ProfileHandlers {
       pid: process.pid,
       sandbox: d.sandbox,
       containers: d.ctx.drivers.has("container"),
+      ...(d.role ? { role: d.role() } : {}),
     }),
     openapi: async () => {
       openapi ??= openApiDocument(d.version);

@@ -241,6 +241,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
         log,
         publicUrl: () => cfg.api.publicUrl ?? url,
         version: await projectVersion(),
+        role: () => leadership.role(),
         sandbox: sandboxLine,
         dependencies: () => platformWarnings({ ctx, docker, gateway }),
         provisionKeys,

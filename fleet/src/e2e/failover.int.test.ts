@@ -144,12 +144,16 @@ describe("leader failover: two daemons, one PostgreSQL registry", () => {
     d.child = undefined;
   };
 
-  /** What a daemon says it is (`leader` | `standby`), undefined when it does not answer or does not say. */
+  /**
+   * What a daemon says it is (`leader` | `standby`), undefined when it does not answer or does not say; the header and
+   * the health body must agree.
+   */
   const roleOf = async (d: Daemon): Promise<string | undefined> => {
     try {
       const r = await fetch(`${d.url}/v1/health`, { signal: AbortSignal.timeout(1000) });
-      await r.arrayBuffer();
-      return r.headers.get(ROLE_HEADER) ?? undefined;
+      const body = (await r.json()) as { role?: string };
+      const header = r.headers.get(ROLE_HEADER) ?? undefined;
+      return body.role === header ? header : `header ${header} but body ${body.role}`;
     } catch {
       return undefined;
     }
