@@ -222,6 +222,35 @@ describe("swarm tier on one node", () => {
     assert.equal((await servicesOf(m)).length, 0, "the swarm generation was removed after migrating back");
   });
 
+  test("rotate-key --api: a new Docker secret, the new key answers, the old is refused, the old secret is removed", async () => {
+    const p = row();
+    const envOf = () => parseEnv(readFileSync(join(p.profile_path, ".env"), "utf8"));
+    const secretNames = async () =>
+      (await docker.listSecrets({ filters: { label: [`io.twilight.profile=${name}`] } })).map((s) => s.Spec?.Name ?? "");
+    const oldKey = envOf().API_SERVER_KEY as string;
+    const before = await secretNames();
+    const r = h.cliJson<{ rotated: string[]; restarted: boolean }>(["rotate-key", name, "--api"]);
+    assert.deepEqual(r.rotated, ["API_SERVER_KEY"]);
+    assert.equal(r.restarted, true);
+    const newKey = envOf().API_SERVER_KEY as string;
+    assert.notEqual(newKey, oldKey);
+    const cur = row();
+    const models = (key: string) => fetch(`${cur.api_base}/models`, { headers: { authorization: `Bearer ${key}` } });
+    assert.equal((await models(newKey)).status, 200);
+    assert.equal((await models(oldKey)).status, 401);
+    const used = (await service(cur)).Spec.TaskTemplate.ContainerSpec.Secrets as unknown as Array<{ SecretName: string }>;
+    assert.equal(used.length, 1);
+    assert.ok(!before.includes(used[0]?.SecretName ?? ""), "the rotated .env is a new secret");
+    await eventually(
+      async () => {
+        const now = await secretNames();
+        return now.length === 1 && now[0] === used[0]?.SecretName ? now : undefined;
+      },
+      10_000,
+      "only the current secret left",
+    );
+  });
+
   test("rm removes the service and its secrets (by label)", async () => {
     assert.equal(h.cli(["rm", name, "--force"]).code, 0);
     assert.equal((await servicesOf(name)).length, 0);
