@@ -3,6 +3,8 @@
  * `[stream, 0, 0, 0, size (uint32 BE)]` followed by `size` bytes of payload; stream 1 = stdout, 2 = stderr (0 = stdin).
  * Frames arrive split across and joined within chunks; the demuxer buffers until a frame is whole. Pure, unit-tested.
  */
+import type { Readable } from "node:stream";
+import type { LogLine } from "./types.js";
 export type StreamName = "stdout" | "stderr";
 
 export interface Frame {
@@ -80,4 +82,32 @@ export function encodeFrame(stream: StreamName, payload: Buffer | string): Buffe
   head[0] = stream === "stdout" ? 1 : 2;
   head.writeUInt32BE(body.length, 4);
   return Buffer.concat([head, body]);
+}
+
+/**
+ * The lines of an engine log answer (a whole Buffer, or a followed stream ended by `signal`), demultiplexed. A stream
+ * error after the caller aborted is the abort, not an error; any other is thrown as what `onError` makes of it.
+ */
+export async function* engineLogLines(
+  source: Readable | Buffer,
+  signal: AbortSignal | undefined,
+  onError: (e: unknown) => Error,
+): AsyncIterable<LogLine> {
+  const decoder = new LogLineDecoder();
+  if (Buffer.isBuffer(source)) {
+    yield* decoder.push(source);
+    yield* decoder.flush();
+    return;
+  }
+  const onAbort = () => source.destroy();
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    for await (const chunk of source) yield* decoder.push(chunk as Buffer);
+    yield* decoder.flush();
+  } catch (e) {
+    if (!signal?.aborted) throw onError(e);
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    source.destroy();
+  }
 }

@@ -20,7 +20,7 @@ import { type ContainerSummary, selectProfileContainers } from "./docker-cleanup
 import { ExitFanout } from "./docker-events.js";
 import { execInContainer } from "./docker-exec.js";
 import { computeStats, type RawStats } from "./docker-stats.js";
-import { LogLineDecoder } from "./docker-stream.js";
+import { engineLogLines } from "./docker-stream.js";
 import type {
   ExecIO,
   ExitListener,
@@ -219,26 +219,12 @@ export class DockerDriver implements RuntimeDriver {
     const info = await this.owned(spec);
     if (!info) throw new DriverError("docker", `no container for ${spec.profile} generation ${spec.generation}`);
     const c = this.docker.getContainer(info.Id);
-    const decoder = new LogLineDecoder();
     const base = { stdout: true, stderr: true, tail: opts.tail ?? 100, timestamps: false };
-    if (!opts.follow) {
-      const out = (await c.logs({ ...base, follow: false })) as unknown as Buffer;
-      yield* decoder.push(Buffer.isBuffer(out) ? out : Buffer.from(String(out)));
-      yield* decoder.flush();
-      return;
-    }
-    const stream = (await c.logs({ ...base, follow: true })) as unknown as Readable;
-    const onAbort = () => stream.destroy();
-    opts.signal?.addEventListener("abort", onAbort, { once: true });
-    try {
-      for await (const chunk of stream) yield* decoder.push(chunk as Buffer);
-      yield* decoder.flush();
-    } catch (e) {
-      if (!opts.signal?.aborted) throw engineError(`logs of ${info.Name}`, e);
-    } finally {
-      opts.signal?.removeEventListener("abort", onAbort);
-      stream.destroy();
-    }
+    const out = opts.follow
+      ? ((await c.logs({ ...base, follow: true })) as unknown as Readable)
+      : ((await c.logs({ ...base, follow: false })) as unknown as Buffer | string);
+    const source = typeof out === "string" ? Buffer.from(out) : out;
+    yield* engineLogLines(source, opts.signal, (e) => engineError(`logs of ${info.Name}`, e));
   }
 
   async exec(spec: WorkloadSpec, argv: string[], io: ExecIO): Promise<number> {

@@ -24,7 +24,7 @@ import { PROFILE_MOUNT, ROLE_PROFILE } from "./container-spec.js";
 import { ExitFanout } from "./docker-events.js";
 import { execInContainer } from "./docker-exec.js";
 import { computeStats, type RawStats } from "./docker-stats.js";
-import { LogLineDecoder } from "./docker-stream.js";
+import { engineLogLines } from "./docker-stream.js";
 import { buildServiceSpec, envSecretName, NODE_LABEL, type ServiceBody, SWARM_NETWORK, secretLabels } from "./swarm-spec.js";
 import type {
   ExecIO,
@@ -355,27 +355,9 @@ export class SwarmDriver implements RuntimeDriver {
     const svc = await this.owned(spec);
     if (!svc) throw new DriverError("swarm", `no service for ${spec.profile} generation ${spec.generation}`);
     const s = this.docker.getService(svc.ID);
-    const decoder = new LogLineDecoder();
     const base = { stdout: true, stderr: true, tail: opts.tail ?? 100, timestamps: false, details: false };
-    const stream = (await s.logs({ ...base, follow: opts.follow } as Parameters<typeof s.logs>[0])) as unknown as
-      | Readable
-      | Buffer;
-    if (Buffer.isBuffer(stream)) {
-      yield* decoder.push(stream);
-      yield* decoder.flush();
-      return;
-    }
-    const onAbort = () => stream.destroy();
-    opts.signal?.addEventListener("abort", onAbort, { once: true });
-    try {
-      for await (const chunk of stream) yield* decoder.push(chunk as Buffer);
-      yield* decoder.flush();
-    } catch (e) {
-      if (!opts.signal?.aborted) throw engineError(`logs of ${svc.Spec.Name}`, e);
-    } finally {
-      opts.signal?.removeEventListener("abort", onAbort);
-      stream.destroy();
-    }
+    const out = (await s.logs({ ...base, follow: opts.follow } as Parameters<typeof s.logs>[0])) as unknown as Readable | Buffer;
+    yield* engineLogLines(out, opts.signal, (e) => engineError(`logs of ${svc.Spec.Name}`, e));
   }
 
   async exec(spec: WorkloadSpec, argv: string[], io: ExecIO): Promise<number> {
