@@ -93,6 +93,8 @@ const Schema = z
     /** Replaces every plan's idle time (0: never sleep); unset: the plan's own (basic 30 min, pro 2 h). */
     FLEET_IDLE_AFTER_MS: z.coerce.number().int().min(0).optional(),
     FLEET_IDLE_SWEEP_MS: z.coerce.number().int().min(100).default(30_000),
+    /** Swarm placement: at most this many profiles on one node (0: no cap). */
+    FLEET_NODE_MAX_PROFILES: z.coerce.number().int().min(0).default(0),
     LOG_LEVEL: z.string().default("info"),
   })
   .refine((c) => c.FLEET_MCP_UID < c.FLEET_UID_RANGE.low || c.FLEET_MCP_UID > c.FLEET_UID_RANGE.high, {
@@ -153,6 +155,7 @@ const Schema = z
       stopTimeoutMs: c.FLEET_STOP_TIMEOUT_MS,
       logs: { maxBytes: c.FLEET_LOG_MAX_BYTES, keep: c.FLEET_LOG_KEEP },
       backupSchedule: c.FLEET_BACKUP_SCHEDULE === "on",
+      nodeMaxProfiles: c.FLEET_NODE_MAX_PROFILES,
       hibernate: { on: c.FLEET_HIBERNATE === "on", idleAfterMs: c.FLEET_IDLE_AFTER_MS, sweepMs: c.FLEET_IDLE_SWEEP_MS },
       logLevel: c.LOG_LEVEL,
     };

@@ -26,6 +26,7 @@ export const ProfileView = z.object({
   pid: z.number().int().nullable().describe("prefab: the supervised process"),
   container_id: z.string().nullable().describe("container: the Docker container id"),
   profile_path: z.string(),
+  node: z.string().nullable().describe("swarm: the node holding the profile's directory; null: the fleet's own host"),
   port: z.number().int(),
   uid: z.number().int(),
   gid: z.number().int(),
@@ -60,11 +61,16 @@ export const ProfileWithRuntime = ProfileView.extend({ runtime: RuntimeView });
 export type ProfileWithRuntime = z.infer<typeof ProfileWithRuntime>;
 export const ProfileList = z.object({ profiles: z.array(ProfileWithRuntime) });
 
+export const NodeName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i)
+  .describe("a swarm node's fleet name (its io.twilight.node label)");
 export const SpawnRequest = z.strictObject({
   tier: Tier,
   plan: z.enum(PLANS).nullish().describe("a billing plan (closed set)"),
   user_id: z.string().max(128).nullish(),
   set: z.record(z.string(), z.string()).optional().describe("supplied secrets declared in secrets.schema.json"),
+  node: NodeName.nullish().describe("swarm: the node to hold the profile; unset: the one with the most free memory"),
 });
 export type SpawnRequest = z.infer<typeof SpawnRequest>;
 
@@ -104,6 +110,30 @@ export const MigrateResult = z.object({
   held_ms: z.number(),
   pause_ms: z.number(),
   total_ms: z.number(),
+  steps: z.array(z.object({ step: z.string(), ms: z.number() })),
+  message: z.string(),
+});
+
+export const MoveRequest = z.strictObject({
+  node: NodeName,
+  from_lost_node: z
+    .boolean()
+    .optional()
+    .describe("the source node is down for good: fence its task, copy the directory from where the fleet reaches it"),
+  drain_timeout_ms: z.number().int().min(0).max(600_000).optional(),
+});
+export const MoveResult = z.object({
+  profile: z.string(),
+  from_node: z.string(),
+  to_node: z.string(),
+  outcome: z.enum(["moved", "noop", "moved-stopped", "recovered"]),
+  generation: z.number().int(),
+  path: z.string().describe("the profile directory on the new node"),
+  kept: z.string().nullable().describe("the old directory, kept root-only on the old node until purged"),
+  held_ms: z.number(),
+  pause_ms: z.number(),
+  total_ms: z.number(),
+  copied: z.object({ files: z.number(), bytes: z.number(), final_files: z.number(), final_bytes: z.number() }),
   steps: z.array(z.object({ step: z.string(), ms: z.number() })),
   message: z.string(),
 });

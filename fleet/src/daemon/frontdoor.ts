@@ -9,9 +9,13 @@ import { type IncomingMessage, request, type ServerResponse } from "node:http";
 import { DomainError, type Logger, sendError } from "@twilight/core";
 import { squatter } from "../lib/sockets.js";
 
-/** Where a profile is reachable now: its host port on 127.0.0.1 and the uid that must be listening there. */
+/**
+ * Where a profile is reachable now: its host port on 127.0.0.1 and the uid that must be listening there, or (a swarm
+ * profile on another node) that node's address, where the port is the task's own.
+ */
 export type Upstream =
-  | { port: number; owner: number }
+  | { port: number; owner: number; host?: undefined }
+  | { port: number; host: string; owner?: undefined }
   | { unknown: true }
   | { sleeping: true }
   | { down: string /* its status, e.g. stopped */ };
@@ -154,14 +158,14 @@ export class FrontDoor {
         if ("down" in up)
           throw new DomainError("UNAVAILABLE", `profile ${profile} is ${up.down}`, { hint: `hermes-admin start ${profile}` });
         // never hand a caller's bearer key to whatever else listens on the profile's port
-        const other = (this.o.squatter ?? squatter)(up.port, up.owner);
+        const other = up.owner === undefined ? undefined : (this.o.squatter ?? squatter)(up.port, up.owner);
         if (other) {
           this.o.log.warn({ profile, port: up.port, reason: other }, "front door: refusing a port the profile does not own");
           throw new DomainError("UNAVAILABLE", `profile ${profile} is not reachable: ${other}`, {
             hint: `hermes-admin health ${profile}; hermes-admin restart ${profile}`,
           });
         }
-        await this.forward(up.port, rest, req, res);
+        await this.forward(up.host ?? "127.0.0.1", up.port, rest, req, res);
       } finally {
         this.lastSeen.set(profile, Date.now());
         const n = this.inFlight(profile) - 1;
@@ -201,12 +205,12 @@ export class FrontDoor {
     });
   }
 
-  private forward(port: number, rest: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private forward(host: string, port: number, rest: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const headers: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP.has(k)) headers[k] = v;
     headers["x-forwarded-prefix"] = req.url?.slice(0, req.url.length - rest.length) ?? "";
     return new Promise<void>((resolve, reject) => {
-      const up = request({ host: "127.0.0.1", port, method: req.method, path: rest || "/", headers }, (ur) => {
+      const up = request({ host, port, method: req.method, path: rest || "/", headers }, (ur) => {
         const out: Record<string, string | string[]> = {};
         for (const [k, v] of Object.entries(ur.headers)) if (v !== undefined && !HOP.has(k)) out[k] = v;
         res.writeHead(ur.statusCode ?? 502, out);

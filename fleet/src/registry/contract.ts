@@ -35,6 +35,7 @@ function profile(over: Partial<NewProfile> = {}): NewProfile {
     container_id: null,
     workload_handle: null,
     profile_path: `/srv/twilight/profiles/p${seq}`,
+    node: null,
     port: 20000 + seq,
     uid: 60000 + seq,
     gid: 60000 + seq,

@@ -30,7 +30,9 @@ test("migrations: versions ascend from 1, every step resolves on both engines, c
       for (const s of steps) assert.doesNotMatch(s, /\{\{/);
       assert.equal(migrationChecksum(m, d), migrationChecksum(m, d));
     }
-    assert.notEqual(migrationChecksum(m, sqliteDialect), migrationChecksum(m, postgresDialect));
+    // engine-specific steps or type tokens make the engines' checksums differ; plain shared SQL (migration 6) may not
+    if (m.steps.some((s) => typeof s !== "string" || s.includes("{{")))
+      assert.notEqual(migrationChecksum(m, sqliteDialect), migrationChecksum(m, postgresDialect));
   }
   // the newest CHECK on status lists exactly the statuses of the row type, for both engines
   for (const d of [sqliteDialect, postgresDialect]) {

@@ -202,6 +202,16 @@ export const MIGRATIONS: readonly Migration[] = [
       ...rebuildProfilesSqlite("hermes_profiles_v5", ["prefab", "container", "swarm"]),
     ],
   },
+  {
+    version: 6,
+    name: "profile_node",
+    steps: [
+      // Multi-node swarm (issue 12): the node that holds a profile's directory (its io.twilight.node name); NULL = the
+      // fleet's own host. A plain added column on both engines. NOTE: a later SQLite table rebuild must carry it
+      // (rebuildProfilesSqlite copies the V4 columns only).
+      "ALTER TABLE hermes_profiles ADD COLUMN node TEXT",
+    ],
+  },
 ];
 
 /** The SQL one migration runs on one engine, in order. */

@@ -22,6 +22,7 @@ export const PROFILE_COLUMNS = [
   "container_id",
   "workload_handle",
   "profile_path",
+  "node",
   "port",
   "uid",
   "gid",

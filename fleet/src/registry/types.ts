@@ -25,6 +25,8 @@ export interface ProfileRow {
    */
   workload_handle: string | null;
   profile_path: string;
+  /** The swarm node (its io.twilight.node name) holding the profile's directory; null: the fleet's own host. */
+  node: string | null;
   port: number;
   uid: number;
   gid: number;

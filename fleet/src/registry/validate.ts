@@ -42,6 +42,10 @@ const fields = {
     }, "expected a JSON object")
     .nullable(),
   profile_path: text(4096).refine(isAbsolute, "expected an absolute path"),
+  node: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, "expected a node name (letters, digits, . _ -)")
+    .nullable(),
   port: int(1, 65535),
   uid: int(0, 2 ** 32 - 2),
   gid: int(0, 2 ** 32 - 2),
@@ -71,6 +75,7 @@ const newProfileSchema = z
     container_id: fields.container_id.default(null),
     workload_handle: fields.workload_handle.default(null),
     profile_path: fields.profile_path,
+    node: fields.node.default(null),
     port: fields.port,
     uid: fields.uid,
     gid: fields.gid,

@@ -36,6 +36,11 @@ import type { WorkloadSpec } from "./types.js";
 export const SWARM_NETWORK = "twilight-swarm";
 /** Node label that names a node to the fleet; placement constraints and `hermes-admin nodes` use it. */
 export const NODE_LABEL = "io.twilight.node";
+/**
+ * Node label naming the directory that holds profile directories on that node (absolute path); unset: the fleet's own
+ * profiles root. The fleet reaches a node's root at the same path (see README "Profiles on several nodes").
+ */
+export const NODE_ROOT_LABEL = "io.twilight.profiles-root";
 /** Where the task finds its secrets (tmpfs). */
 export const ENV_SECRET_FILE = "hermes.env";
 export const ENV_SECRET_PATH = `/run/secrets/${ENV_SECRET_FILE}`;

@@ -17,6 +17,7 @@ import type { Readable } from "node:stream";
 import { Conflict, createLogger, DriverError, LABELS, type Logger, MANAGED_BY, Precondition, workloadName } from "@twilight/core";
 import type Docker from "dockerode";
 import { dockerClient, engineError, isNotFound, sleep, statusOf } from "../docker/client.js";
+import { listNodes } from "../docker/swarm.js";
 import { imageRefs, projectVersion } from "../images/refs.js";
 import { readNoFollow } from "../lib/safe-fs.js";
 import type { ContainerLimits } from "./container-spec.js";
@@ -25,7 +26,15 @@ import { ExitFanout } from "./docker-events.js";
 import { execInContainer } from "./docker-exec.js";
 import { computeStats, type RawStats } from "./docker-stats.js";
 import { engineLogLines } from "./docker-stream.js";
-import { buildServiceSpec, envSecretName, NODE_LABEL, type ServiceBody, SWARM_NETWORK, secretLabels } from "./swarm-spec.js";
+import {
+  buildServiceSpec,
+  envSecretName,
+  NODE_LABEL,
+  NODE_ROOT_LABEL,
+  type ServiceBody,
+  SWARM_NETWORK,
+  secretLabels,
+} from "./swarm-spec.js";
 import type {
   ExecIO,
   ExitListener,
@@ -69,6 +78,23 @@ interface TaskInfo {
     Timestamp?: string;
     ContainerStatus?: { ContainerID?: string; PID?: number; ExitCode?: number };
   };
+}
+
+/** A swarm node as the fleet places profiles on it. */
+export interface FleetNode {
+  id: string;
+  /** Its io.twilight.node label ("" when the node has none: the fleet places nothing there). */
+  name: string;
+  addr: string;
+  /** Docker's node state: ready, down, unknown, disconnected. */
+  state: string;
+  /** Availability: active, pause, drain. */
+  availability: string;
+  /** This engine's own node. */
+  self: boolean;
+  /** Profiles root on the node (its io.twilight.profiles-root label), when set. */
+  root?: string;
+  memoryBytes: number;
 }
 
 /** Task states after which a task never runs again. */
@@ -211,6 +237,63 @@ export class SwarmDriver implements RuntimeDriver {
     return 0;
   }
 
+  private nodeCache: { at: number; nodes: FleetNode[] } | undefined;
+
+  /** The swarm's nodes (one engine listing, cached for `maxAgeMs`: health rounds ask for each remote profile). */
+  async nodes(maxAgeMs = 2_000): Promise<FleetNode[]> {
+    if (this.nodeCache && Date.now() - this.nodeCache.at <= maxAgeMs) return this.nodeCache.nodes;
+    const nodes = (await listNodes(this.docker)).map((n) => ({
+      id: n.id,
+      name: n.labels[NODE_LABEL] ?? "",
+      addr: n.addr,
+      state: n.state,
+      availability: n.availability,
+      self: n.id === this.identity.nodeId,
+      ...(n.labels[NODE_ROOT_LABEL] ? { root: n.labels[NODE_ROOT_LABEL] } : {}),
+      memoryBytes: n.memoryBytes,
+    }));
+    this.nodeCache = { at: Date.now(), nodes };
+    return nodes;
+  }
+
+  /** A node by its fleet name; throws an operator-readable error when there is none. */
+  async node(name: string, maxAgeMs = 2_000): Promise<FleetNode> {
+    const n = (await this.nodes(maxAgeMs)).find((x) => x.name === name);
+    if (!n)
+      throw new Precondition(`no swarm node is named ${name}`, {
+        hint: "`hermes-admin nodes` lists the nodes by name; a node gets its name from its io.twilight.node label",
+      });
+    return n;
+  }
+
+  /** Whether `spec` runs on another node than this engine's. */
+  isRemote(spec: Pick<WorkloadSpec, "node">): boolean {
+    return Boolean(spec.node) && spec.node !== this.identity.node;
+  }
+
+  /**
+   * Asked after a profile on another node did not answer: its node is down, or the swarm still reports its task
+   * running (a node's engine that died is noticed only after missed heartbeats; its containers may live on). Either way
+   * the fleet reports it and starts nothing: only a task the swarm saw end is restarted (on its own node).
+   */
+  async unreachable(spec: WorkloadSpec): Promise<string | undefined> {
+    if (!this.isRemote(spec)) return undefined;
+    const n = (await this.nodes(0)).find((x) => x.name === spec.node);
+    if (!n) return `unreachable: swarm node ${spec.node} has left the swarm`;
+    if (n.state !== "ready") return `unreachable: swarm node ${spec.node} is ${n.state}`;
+    if (await this.liveTask(workloadName(spec.profile, spec.generation)))
+      return `unreachable: no answer from swarm node ${spec.node}, where the swarm still reports its task running`;
+    return undefined;
+  }
+
+  /** A profile on another node is reached at that node's address (host-mode port there); on this node, loopback. */
+  async address(spec: WorkloadSpec): Promise<string | undefined> {
+    if (!this.isRemote(spec)) return undefined;
+    const n = await this.node(spec.node as string, 10_000);
+    if (!n.addr) throw new DriverError("swarm", `swarm node ${n.name} reports no address`, { retryable: true });
+    return n.addr;
+  }
+
   /** The service body this driver would send for `spec` with a given secret and image (pure; for tests and `compose`). */
   serviceSpec(spec: WorkloadSpec, secret: { id: string; name: string }, imageId?: string): ServiceBody {
     return buildServiceSpec(spec, {
@@ -218,7 +301,7 @@ export class SwarmDriver implements RuntimeDriver {
       imageId,
       network: this.network,
       limits: this.opts.limitsFor?.(spec),
-      node: this.identity.node,
+      node: spec.node ?? this.identity.node,
       secret,
     });
   }
@@ -268,8 +351,26 @@ export class SwarmDriver implements RuntimeDriver {
     const name = workloadName(spec.profile, spec.generation);
     const svc = await this.owned(spec);
     if (!svc) return;
+    // a task on this node is stopped through its container at once (SIGTERM, then SIGKILL after the timeout), beside
+    // the scale to 0: the swarm takes ~3 s to report a task shut down, and a move holds requests for that long. With
+    // restart policy none the swarm never replaces the stopped task.
+    const local = (await this.tasks(name)).filter(
+      (t) => !FINAL_TASK_STATES.has(t.Status.State) && t.NodeID === this.identity.nodeId && t.Status.ContainerStatus?.ContainerID,
+    );
+    const stopping = local.map((t) =>
+      this.docker
+        .getContainer(t.Status.ContainerStatus?.ContainerID as string)
+        .stop({ t: Math.ceil((opts.timeoutMs ?? 10_000) / 1000) })
+        .catch((e: unknown) => {
+          if (!isNotFound(e) && statusOf(e) !== 304) throw engineError(`stop the container of ${name}`, e);
+        }),
+    );
     if (svc.Spec.Mode.Replicated.Replicas !== 0)
       await this.updateService(name, (cur) => ({ ...cur.Spec, Mode: { Replicated: { Replicas: 0 } } }));
+    await Promise.all(stopping);
+    // every task of this service ran here and its container has stopped: nothing of it runs any more
+    const all = (await this.tasks(name)).filter((t) => !FINAL_TASK_STATES.has(t.Status.State));
+    if (local.length > 0 && all.every((t) => local.some((l) => l.ID === t.ID))) return;
     const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
     for (;;) {
       const running = (await this.tasks(name)).filter((t) => !FINAL_TASK_STATES.has(t.Status.State));

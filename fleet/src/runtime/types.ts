@@ -28,6 +28,11 @@ export interface WorkloadSpec {
    * state until `POST /admin/activate`. A later start of the same spec without standby must not come up in standby.
    */
   standby?: boolean;
+  /**
+   * Swarm: the node (its io.twilight.node name) holding the directory, where the task must run; unset: the fleet's own
+   * host. `dir` is the directory's path on that node (the fleet reaches it at the same path).
+   */
+  node?: string;
 }
 
 /** What a driver reports about a workload. */
@@ -106,6 +111,16 @@ export interface RuntimeDriver {
    * root's docker-proxy for a published container port). Anything else there is a squatter.
    */
   listenerUid(spec: WorkloadSpec): number;
+  /**
+   * Where the workload's port is reached from this host when it is not 127.0.0.1 (a profile on another swarm node: that
+   * node's address). No listener check applies there: the port is on another host, in the task's own namespace.
+   */
+  address?(spec: WorkloadSpec): Promise<string | undefined>;
+  /**
+   * Why the workload's host cannot be reached now (its swarm node is down), or undefined. Such a workload is never
+   * restarted elsewhere by the supervisor: its directory is on that node, and a second copy must never run.
+   */
+  unreachable?(spec: WorkloadSpec): Promise<string | undefined>;
   /** Start the workload (creating it if needed). Idempotent: an already running workload for the same generation is returned. */
   start(spec: WorkloadSpec): Promise<WorkloadHandle>;
   /** Graceful stop: SIGTERM (or the engine's stop), then kill after `timeoutMs`. Stopping a stopped workload is not an error. */

@@ -14,7 +14,7 @@ import { askProfile } from "../workload/ask.js";
 import { audit } from "../workload/audit.js";
 import type { FleetContext } from "../workload/context.js";
 import { type HealthResult, probeHealth } from "../workload/health.js";
-import { listenerUidOf, specOf } from "../workload/workloads.js";
+import { endpointOf, specOf } from "../workload/workloads.js";
 import type { ProfileService } from "./profiles.js";
 
 export interface HealthReport {
@@ -38,7 +38,15 @@ export class ProfileAccess {
     const probe: HealthResult =
       row.status === "sleeping"
         ? { ok: false, status: "sleeping", latencyMs: 0, error: "sleeping: its next request wakes it" }
-        : await probeHealth(row.port, timeoutMs, listenerUidOf(this.ctx, row));
+        : await endpointOf(this.ctx, row).then(
+            async (ep) => {
+              const r = await probeHealth(ep, timeoutMs, ep.owner);
+              if (r.ok || !this.ctx.drivers.has(row.tier)) return r;
+              const lost = await this.ctx.drivers.for(row.tier).unreachable?.(specOf(this.ctx, row));
+              return lost ? { ...r, error: lost } : r;
+            },
+            (e: Error): HealthResult => ({ ok: false, latencyMs: 0, error: e.message }),
+          );
     return { name: row.name, tier: row.tier, status: row.status, healthy: probe.ok, probe, last_error: row.last_error };
   }
 

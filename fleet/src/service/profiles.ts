@@ -3,7 +3,7 @@
  * profile's lock, records a profile_events row, and leaves the registry consistent with what runs.
  */
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import {
   assertPlan,
   assertProfileName,
@@ -37,6 +37,9 @@ import {
 } from "../profiles/layout.js";
 import { PINNED_KEYS_REL } from "../profiles/pinned-keys.js";
 import type { ProfileRow } from "../registry/types.js";
+import { limitsForPlan } from "../runtime/limits.js";
+import { place, rootOf, unfit } from "../runtime/placement.js";
+import type { SwarmDriver } from "../runtime/swarm.js";
 import type { WorkloadStats } from "../runtime/types.js";
 import type { Supervisor } from "../supervisor/supervisor.js";
 import { modelFor, type RenderInput } from "../template/render.js";
@@ -54,6 +57,8 @@ export interface SpawnRequest {
   plan?: string | null;
   userId?: string | null;
   set?: Record<string, string>;
+  /** Swarm tier: the node to hold the profile (its fleet name); unset: placed by free memory under the per-node cap. */
+  node?: string | null;
   /** Idempotency key (billing: the order id). The same key returns the profile it created. */
   idempotencyKey?: string | null;
   actor: string;
@@ -131,6 +136,42 @@ export class ProfileService {
     };
   }
 
+  /**
+   * The swarm node for a new profile and the root its directory goes under: the node asked for when it can take one,
+   * else the one with the most memory left (runtime/placement.ts). Throws with every node's reason when none can.
+   */
+  async placeSwarm(rows: ProfileRow[], req: Pick<SpawnRequest, "node" | "plan">): Promise<{ node: string; root: string }> {
+    const swarm = this.ctx.drivers.for("swarm") as SwarmDriver;
+    const nodes = await swarm.nodes(0);
+    const load = new Map<string, number[]>();
+    for (const r of rows)
+      if (r.tier === "swarm") {
+        const n = r.node ?? swarm.identity.node;
+        load.set(n, [...(load.get(n) ?? []), limitsForPlan(r.plan).memoryBytes]);
+      }
+    const input = {
+      load,
+      need: limitsForPlan(req.plan ?? null).memoryBytes,
+      maxPerNode: this.ctx.cfg.nodeMaxProfiles,
+      ownRoot: this.ctx.cfg.profilesRoot,
+    };
+    if (req.node) {
+      const n = await swarm.node(req.node, 0);
+      const why = unfit(n, input);
+      if (why) throw new Precondition(`node ${req.node} cannot take a profile: ${why}`, { hint: "`hermes-admin nodes`" });
+      return { node: n.name, root: rootOf(n, input.ownRoot) };
+    }
+    const p = place({ ...input, nodes });
+    if ("none" in p)
+      throw new Precondition(
+        `no swarm node can take a profile: ${Object.entries(p.none)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join("; ")}`,
+        { hint: "`hermes-admin nodes` shows each node; raise FLEET_NODE_MAX_PROFILES or add a node" },
+      );
+    return p;
+  }
+
   /** Validate everything first (nothing written on bad input), then create dir, row, token, start, wait healthy. */
   async spawn(req: SpawnRequest, progress: Progress = noProgress): Promise<SpawnResult> {
     const name = assertProfileName(req.name);
@@ -142,6 +183,8 @@ export class ProfileService {
     const schema = parseSecretsSchema(JSON.parse(await readFile(join(this.ctx.cfg.templateDir, "secrets.schema.json"), "utf8")));
     const secrets = buildSecrets(schema, req.set ?? {});
     if (!this.ctx.drivers.has(tier)) this.ctx.drivers.for(tier); // throws a DriverError with a hint
+    if (req.node && tier !== "swarm")
+      throw new InputInvalid(`--node places swarm profiles; ${name} would be ${tier}`, { hint: "add --tier swarm" });
     return await this.mutex.run(`spawn`, () =>
       this.mutex.run(name, async () => {
         if (req.idempotencyKey) {
@@ -217,13 +260,14 @@ export class ProfileService {
     // never a uid that still runs something or owns a directory here (a kept directory from before archives existed)
     const taken = new Set([...rows.map((r) => r.uid), ...liveUids(), ...(await ownersUnder(this.ctx.cfg.profilesRoot))]);
     const uid = allocateUid(this.ctx.cfg.uids, taken);
-    progress("allocated", { port, uid });
+    const where = tier === "swarm" ? await this.placeSwarm(rows, o.req) : { node: null, root: this.ctx.cfg.profilesRoot };
+    progress("allocated", { port, uid, ...(where.node ? { node: where.node } : {}) });
     const undo: Array<() => Promise<unknown>> = [];
     const t0 = performance.now();
     try {
       const render = this.renderInput({ name, generation: 1, port, plan: o.req.plan ?? null }, tier);
       const dir = await materializeProfile({
-        root: this.ctx.cfg.profilesRoot,
+        root: where.root,
         templateDir: this.ctx.cfg.templateDir,
         skillsDir: this.ctx.cfg.skillsDir,
         uid,
@@ -232,7 +276,7 @@ export class ProfileService {
         render,
         populate: o.populate,
       });
-      undo.push(() => removeProfileDir(this.ctx.cfg.profilesRoot, name));
+      undo.push(() => removeProfileDir(where.root, name));
       progress("directory", { path: dir });
       const row = await this.ctx.registry.insert({
         name,
@@ -242,6 +286,7 @@ export class ProfileService {
         desired_state: "running",
         ...handlePatch(null),
         profile_path: dir,
+        node: where.node,
         port,
         uid,
         gid: uid,
@@ -410,9 +455,11 @@ export class ProfileService {
       const killed = killUid(row.uid);
       await this.ctx.registry.remove(name);
       this.supervisor.forget(name);
+      // the directory's own root: the fleet's, or the root of the swarm node that holds it
+      const root = dirname(row.profile_path);
       const archive = o.purge
-        ? await removeProfileDir(this.ctx.cfg.profilesRoot, name).then(() => undefined)
-        : await archiveProfileDir(this.ctx.cfg.profilesRoot, name, new Date(this.ctx.now()));
+        ? await removeProfileDir(root, name).then(() => undefined)
+        : await archiveProfileDir(root, name, new Date(this.ctx.now()));
       const scratch = await removeFilesOfUid(row.uid, ["/tmp", "/var/tmp", "/dev/shm"], { exclude: [this.ctx.cfg.opsDir] });
       await this.event(name, o.actor, "rm", "ok", {
         purge: o.purge,

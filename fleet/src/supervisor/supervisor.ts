@@ -7,9 +7,12 @@ import { type ListenerSnapshot, listenerSnapshot } from "../lib/sockets.js";
 import type { ProfileRow } from "../registry/types.js";
 import { audit } from "../workload/audit.js";
 import type { FleetContext, KeyedMutex } from "../workload/context.js";
-import { probeHealth, waitHealthy } from "../workload/health.js";
-import { handleOf, handlePatch, listenerUidOf, specOf, startWorkload, stopWorkload } from "../workload/workloads.js";
+import { type HealthResult, probeHealth, waitHealthy } from "../workload/health.js";
+import { endpointOf, handleOf, handlePatch, specOf, startWorkload, stopWorkload } from "../workload/workloads.js";
 import { type CrashState, onCrash } from "./backoff.js";
+
+/** How a profile whose node cannot be reached is reported (last_error prefix; see RuntimeDriver.unreachable). */
+const UNREACHABLE = "unreachable:";
 
 /** How often a healthy profile's `last_health_check` is written (it is written at once when its status changes). */
 export const HEALTH_STAMP_MS = 60_000;
@@ -201,9 +204,11 @@ export class Supervisor {
   /** After a restart: mark the profile running as soon as it answers, rather than at the next health round. */
   private async promoteWhenHealthy(row: ProfileRow): Promise<void> {
     try {
+      const ep = await endpointOf(this.ctx, row);
       await waitHealthy({
-        port: row.port,
-        owner: listenerUidOf(this.ctx, row),
+        port: ep.port,
+        host: ep.host,
+        owner: ep.owner,
         timeoutMs: this.ctx.cfg.startTimeoutMs,
         intervalMs: 100,
       });
@@ -235,18 +240,49 @@ export class Supervisor {
     const s = this.state(row.name);
     if (s.quiet > 0 || s.timer) return;
     const t0 = performance.now();
-    const h = await probeHealth(row.port, 2000, listenerUidOf(this.ctx, row), snapshot);
+    const h = await endpointOf(this.ctx, row).then(
+      (ep) => probeHealth(ep, 2000, ep.owner, snapshot),
+      (e: Error) => ({ ok: false, latencyMs: 0, error: e.message }) as HealthResult,
+    );
     this.hooks.healthCheck?.(row.name, row.tier, h.ok, (performance.now() - t0) / 1000);
     if (h.ok) {
       s.healthFails = 0;
       // a registry write (fsync'd) per profile per round was the fleet's second cost at scale: the column is written
       // when the status changes and otherwise at most once a minute
       const last = row.last_health_check ? Date.parse(row.last_health_check) : 0;
-      if (row.status === "starting" || this.ctx.now() - last >= HEALTH_STAMP_MS)
+      const back = row.last_error?.startsWith(UNREACHABLE) === true;
+      if (row.status === "starting" || back || this.ctx.now() - last >= HEALTH_STAMP_MS)
         await this.ctx.registry.update(row.name, {
           last_health_check: new Date(this.ctx.now()).toISOString(),
           ...(row.status === "starting" ? { status: "running" as const, last_error: null } : {}),
+          ...(back ? { last_error: null } : {}),
         });
+      if (back)
+        await audit(this.ctx, {
+          profile: row.name,
+          actor: "fleet",
+          action: "reachable",
+          result: "ok",
+          detail: { was: row.last_error },
+        });
+      return;
+    }
+    // a profile whose node is down is reported, never restarted (its directory is there: no second copy anywhere)
+    const spec = specOf(this.ctx, row);
+    const lost = this.ctx.drivers.has(row.tier) ? await this.ctx.drivers.for(row.tier).unreachable?.(spec) : undefined;
+    if (lost) {
+      s.healthFails = 0;
+      if (row.last_error !== lost) {
+        await this.ctx.registry.update(row.name, { last_error: lost });
+        await audit(this.ctx, {
+          profile: row.name,
+          actor: "fleet",
+          action: "unreachable",
+          result: "error",
+          detail: { reason: lost },
+        });
+        this.ctx.log.warn({ profile: row.name, reason: lost }, "profile unreachable; not restarted elsewhere");
+      }
       return;
     }
     s.healthFails++;

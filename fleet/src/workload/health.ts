@@ -17,16 +17,17 @@ export interface HealthResult {
  * that uid: another tenant squatting the port while the profile restarts can neither answer for it nor mark it running.
  */
 export async function probeHealth(
-  port: number,
+  target: number | { host: string; port: number },
   timeoutMs = 2000,
   owner?: number,
   snapshot?: ListenerSnapshot,
 ): Promise<HealthResult> {
   const t0 = performance.now();
+  const { host, port } = typeof target === "number" ? { host: "127.0.0.1", port: target } : target;
   const other = owner === undefined ? undefined : squatter(port, owner, undefined, snapshot);
   if (other) return { ok: false, latencyMs: 0, error: other };
   try {
-    const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(`http://${host}:${port}/health`, { signal: AbortSignal.timeout(timeoutMs) });
     const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
     const latencyMs = Math.round(performance.now() - t0);
     return { ok: res.ok && body.status === "ok", status: String(body.status ?? ""), httpStatus: res.status, latencyMs, body };
@@ -38,6 +39,8 @@ export async function probeHealth(
 /** Poll until healthy; `alive` lets the caller fail fast when the workload died meanwhile. */
 export async function waitHealthy(opts: {
   port: number;
+  /** Another node's address (no listener check there); default 127.0.0.1. */
+  host?: string;
   timeoutMs: number;
   /** The uid that must own the listening socket (see probeHealth). */
   owner?: number;
@@ -52,7 +55,10 @@ export async function waitHealthy(opts: {
     // the listener's owner is checked once an answer would be accepted, not before every poll: an unauthenticated
     // GET /health carries nothing, and one /proc/net/tcp read per 10 ms poll was the fleet's largest cost at 100+
     // profiles. An answer is accepted only while every listener on the port is the profile's own.
-    last = await probeHealth(opts.port, Math.min(2000, Math.max(100, deadline - Date.now())));
+    last = await probeHealth(
+      { host: opts.host ?? "127.0.0.1", port: opts.port },
+      Math.min(2000, Math.max(100, deadline - Date.now())),
+    );
     if (accept(last)) {
       const other = opts.owner === undefined ? undefined : squatter(opts.port, opts.owner);
       if (!other) return last;

@@ -21,13 +21,15 @@ export interface SpecContext {
 export function specFor(
   row: ProfileRow,
   ctx: SpecContext,
-  override?: { tier?: Tier; generation?: number; port?: number },
+  override?: { tier?: Tier; generation?: number; port?: number; node?: string | null; dir?: string },
 ): WorkloadSpec {
+  const node = override?.node !== undefined ? override.node : row.node;
   return {
     profile: row.name,
     tier: override?.tier ?? row.tier,
     generation: override?.generation ?? row.generation,
-    dir: row.profile_path,
+    dir: override?.dir ?? row.profile_path,
+    ...(node ? { node } : {}),
     uid: row.uid,
     gid: row.gid,
     port: override?.port ?? row.port,
@@ -41,6 +43,22 @@ export function specFor(
 /** The uid that must be listening on the row's port (the profile's own workload). */
 export function listenerUidOf(ctx: FleetContext, row: ProfileRow): number {
   return ctx.drivers.has(row.tier) ? ctx.drivers.for(row.tier).listenerUid(specOf(ctx, row)) : row.uid;
+}
+
+/**
+ * Where the row's workload answers: loopback with the uid that must own the listener, or another node's address (no
+ * listener check there: see RuntimeDriver.address).
+ */
+export async function endpointOf(
+  ctx: FleetContext,
+  row: ProfileRow,
+  override?: Parameters<typeof specFor>[2],
+): Promise<{ host: string; port: number; owner?: number }> {
+  const spec = specOf(ctx, row, override);
+  if (!ctx.drivers.has(spec.tier)) return { host: "127.0.0.1", port: spec.port, owner: row.uid };
+  const d = ctx.drivers.for(spec.tier);
+  const remote = await d.address?.(spec);
+  return remote ? { host: remote, port: spec.port } : { host: "127.0.0.1", port: spec.port, owner: d.listenerUid(spec) };
 }
 
 /** The driver's handle of the row's workload (from the one opaque column). */
@@ -96,7 +114,8 @@ export async function startWorkload(ctx: FleetContext, row0: ProfileRow, wait: b
   let spec = specOf(ctx, row);
   const driver = ctx.drivers.for(row.tier);
   if (!(await driver.inspect(spec, handleOf(row))).running) {
-    row = await moveOffSquattedPort(ctx, row, driver.listenerUid(spec));
+    // a port on another node is in that task's own namespace there: nobody here can squat it
+    if (!(await driver.address?.(spec))) row = await moveOffSquattedPort(ctx, row, driver.listenerUid(spec));
     spec = specOf(ctx, row);
     // cold start: the directory is the fleet's to check and fix (layout 2); a planted link stops the start here
     const { changed } = await ensureLayout(row.profile_path, row.uid, row.gid);
@@ -111,9 +130,11 @@ export async function startWorkload(ctx: FleetContext, row0: ProfileRow, wait: b
     last_started_at: new Date(ctx.now()).toISOString(),
   });
   if (!wait) return cur;
+  const ep = await endpointOf(ctx, cur);
   await waitHealthy({
-    port: cur.port,
-    owner: driver.listenerUid(spec),
+    port: ep.port,
+    host: ep.host,
+    owner: ep.owner,
     timeoutMs: ctx.cfg.startTimeoutMs,
     alive: async () => (await driver.inspect(spec, h)).running,
     // a probe is one loopback GET; at the default 50 ms a spawn waited ~25 ms on average after the runtime was up
