@@ -42,15 +42,16 @@ export function profileCommands(program: Command, client: Client): void {
       [],
     )
     .option("--idempotency-key <key>", "return the existing profile when this key was used before (billing: the order id)")
+    .option("--node <node>", "swarm tier: the node to hold the profile (default: the one with the most free memory)")
     .addHelpText(
       "after",
-      "\nExamples:\n  hermes-admin spawn test-basic-1 --tier prefab\n  hermes-admin spawn user-42 --tier container --plan dedicated_pro --set WEIXIN_HOME_CHANNEL=wx_42 --idempotency-key ord_42 --json",
+      "\nExamples:\n  hermes-admin spawn test-basic-1 --tier prefab\n  hermes-admin spawn user-42 --tier container --plan dedicated_pro --set WEIXIN_HOME_CHANNEL=wx_42 --idempotency-key ord_42 --json\n  hermes-admin spawn user-43 --tier swarm --node node-b",
     )
     .action(
       action(
         async (
           name: string,
-          o: { tier: string; plan?: string; user?: string; set: string[]; idempotencyKey?: string },
+          o: { tier: string; plan?: string; user?: string; set: string[]; idempotencyKey?: string; node?: string },
           cmd: Command,
         ) => {
           const g = cmd.optsWithGlobals<GlobalOpts>();
@@ -66,6 +67,7 @@ export function profileCommands(program: Command, client: Client): void {
                 plan: (o.plan ?? null) as Plan | null,
                 user_id: o.user ?? null,
                 set: parseSet(o.set),
+                ...(o.node ? { node: o.node } : {}),
               },
               headers,
             },
@@ -79,6 +81,7 @@ export function profileCommands(program: Command, client: Client): void {
                 ["FIELD", "VALUE"],
                 [
                   ["tier", p.tier],
+                  ...(p.node ? [["node", p.node]] : []),
                   ["status", p.status],
                   ["path", p.profile_path],
                   ["status url", p.status_url],

@@ -81,4 +81,46 @@ export function swarmCommands(program: Command, client: Client): void {
         return r.nodes.every((n) => n.state === "ready") ? EXIT.ok : EXIT.unavailable;
       }),
     );
+
+  program
+    .command("move")
+    .description(
+      "move a swarm profile and its directory to another node while in use: copy, stop here, sync, start there, switch the front door; the old directory is kept root-only on its node",
+    )
+    .argument("<name>")
+    .requiredOption("--to-node <node>", "the node's fleet name (`hermes-admin nodes`)")
+    .option("--drain-timeout <ms>", "how long in-flight requests may take to finish before the source stops")
+    .option(
+      "--from-lost-node",
+      "the profile's node is down for good: fence its task, copy the directory from where the fleet reaches it, start it here",
+    )
+    .addHelpText(
+      "after",
+      "\nExamples:\n  hermes-admin move user-42 --to-node node-b\n  hermes-admin move user-42 --to-node node-a --json   # and back\n  hermes-admin move user-42 --to-node node-a --from-lost-node   # node-b died",
+    )
+    .action(
+      action(async (name: string, o: { toNode: string; drainTimeout?: string; fromLostNode?: boolean }, cmd: Command) => {
+        if (!json(cmd)) process.stderr.write(`moving ${name} to node ${o.toNode}\n`);
+        const r = await client().op(
+          ROUTES.moveProfile,
+          {
+            params: { name },
+            body: {
+              node: o.toNode,
+              ...(o.drainTimeout ? { drain_timeout_ms: Number(o.drainTimeout) } : {}),
+              ...(o.fromLostNode ? { from_lost_node: true } : {}),
+            },
+          },
+          progressPrinter(),
+        );
+        if (json(cmd)) return void printJson(r);
+        process.stdout.write(
+          `${r.message}\n  pause ${r.pause_ms} ms, longest held request ${r.held_ms} ms, total ${r.total_ms} ms; ` +
+            `copied ${r.copied.files} files (${bytes(r.copied.bytes)}), then ${r.copied.final_files} changed\n` +
+            (r.kept
+              ? `  old directory kept at ${r.kept} on ${r.from_node} (root only): remove it when you no longer need it\n`
+              : ""),
+        );
+      }),
+    );
 }

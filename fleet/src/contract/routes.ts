@@ -197,6 +197,17 @@ export const ROUTES = {
     response: S.MigrateResult,
     tag: "profiles",
   }),
+  moveProfile: route({
+    method: "POST",
+    path: "/v1/profiles/:name/move",
+    summary: "Move a swarm profile and its directory to another node while in use (requests are held for the handover)",
+    auth: "admin",
+    kind: "op",
+    params: NameParam,
+    body: S.MoveRequest,
+    response: S.MoveResult,
+    tag: "profiles",
+  }),
   removeProfile: route({
     method: "DELETE",
     path: "/v1/profiles/:name",

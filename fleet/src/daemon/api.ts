@@ -8,6 +8,7 @@ import type { ProfileRow } from "../registry/types.js";
 import type { ProfileAccess } from "../service/access.js";
 import type { Hibernation } from "../service/hibernate.js";
 import type { Migrator } from "../service/migrate.js";
+import type { Mover } from "../service/move.js";
 import type { ProfileService } from "../service/profiles.js";
 import { audit } from "../workload/audit.js";
 import type { FleetContext, Progress } from "../workload/context.js";
@@ -23,6 +24,7 @@ export interface ApiDeps {
   profiles: ProfileService;
   access: ProfileAccess;
   migrator: Migrator;
+  mover: Mover;
   hibernation: Hibernation;
   metrics: FleetMetrics;
   log: Logger;
@@ -155,6 +157,7 @@ export function profileHandlers(d: ApiDeps): ProfileHandlers {
                 plan: body.plan ?? null,
                 userId: body.user_id ?? null,
                 set: body.set,
+                node: body.node ?? null,
                 idempotencyKey: typeof key === "string" ? key : null,
                 actor,
               },
@@ -221,6 +224,12 @@ export function profileHandlers(d: ApiDeps): ProfileHandlers {
         throw e;
       }
     },
+    moveProfile: ({ params, body, actor, progress }) =>
+      d.mover.move(
+        params.name,
+        { node: body.node, actor, drainTimeoutMs: body.drain_timeout_ms, fromLostNode: body.from_lost_node },
+        progress,
+      ),
     removeProfile: async ({ params, query, actor }) => {
       const purge = query.purge === "1";
       const r = await d.profiles.remove(params.name, { force: query.force === "1", purge, actor });

@@ -36,12 +36,13 @@ import { ProfileAccess } from "../service/access.js";
 import { BackupService } from "../service/backup.js";
 import { Hibernation } from "../service/hibernate.js";
 import { Migrator } from "../service/migrate.js";
+import { Mover } from "../service/move.js";
 import { ProfileService } from "../service/profiles.js";
 import { reconcileAtStart } from "../service/reconcile.js";
 import { UpgradeService } from "../service/upgrade.js";
 import { Supervisor } from "../supervisor/supervisor.js";
 import { type FleetContext, KeyedMutex } from "../workload/context.js";
-import { listenerUidOf } from "../workload/workloads.js";
+import { endpointOf } from "../workload/workloads.js";
 import { handleFrontDoor, profileHandlers, profileView } from "./api.js";
 import { day2Handlers } from "./day2-api.js";
 import { FrontDoor } from "./frontdoor.js";
@@ -187,7 +188,8 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
       if (!row) return { unknown: true };
       if (row.status === "sleeping" || hibernation.isWaking(name)) return { sleeping: true };
       if (row.status !== "running" && row.status !== "starting" && row.status !== "migrating") return { down: row.status };
-      return { port: row.port, owner: listenerUidOf(ctx, row) };
+      const ep = await endpointOf(ctx, row);
+      return ep.owner === undefined ? { port: ep.port, host: ep.host } : { port: ep.port, owner: ep.owner };
     },
     wake: async (name) => {
       // only the leader starts anything: a standby answers 503 + Retry-After (not naming the leader's admin address)
@@ -202,6 +204,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
   const adminToken = ensureAdminToken(cfg.adminTokenFile);
   const dashboard = new Dashboard({ adminToken, registry, log: log.child({ part: "ui" }) });
   const migrator = new Migrator(ctx, mutex, supervisor, profiles, frontDoor);
+  const mover = new Mover(ctx, mutex, supervisor, profiles, frontDoor);
   const hibernation = new Hibernation(ctx, mutex, supervisor, profiles, frontDoor, {
     slept: (tier, reason) => recordSleep(metrics, tier, reason),
     woke: (tier, ok, seconds) => recordWake(metrics, tier, ok, seconds),
@@ -236,6 +239,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
         profiles,
         access: new ProfileAccess(ctx, profiles),
         migrator,
+        mover,
         hibernation,
         metrics,
         log,

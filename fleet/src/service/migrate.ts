@@ -11,11 +11,29 @@ import type { ProfileRow } from "../registry/types.js";
 import type { WorkloadHandle, WorkloadSpec } from "../runtime/types.js";
 import type { Supervisor } from "../supervisor/supervisor.js";
 import { portLeases } from "../workload/allocate.js";
-import { audit } from "../workload/audit.js";
 import { type FleetContext, type KeyedMutex, noProgress, type Progress } from "../workload/context.js";
 import { waitHealthy } from "../workload/health.js";
 import { handlePatch, specOf } from "../workload/workloads.js";
+import { handoverEvent, rollbackError, type StepTimer, settleRollback, stepTimer } from "./handover.js";
 import type { ProfileService } from "./profiles.js";
+
+/**
+ * Tell a standby runtime to open the profile's state and serve (the handover's last step). Its key goes only to a
+ * port whose every listener is the expected owner (on this host); another node's port is that task's own.
+ */
+export async function activateAt(ep: { host: string; port: number; owner?: number }, dir: string, uid: number): Promise<void> {
+  const other = ep.owner === undefined ? undefined : squatter(ep.port, ep.owner);
+  if (other) throw new DomainError("UNAVAILABLE", `not sending the profile's key to its new port: ${other}`);
+  const env = await readProfileEnv(dir, uid);
+  const res = await fetch(`http://${ep.host}:${ep.port}/admin/activate`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${env.API_SERVER_KEY ?? ""}` },
+    signal: AbortSignal.timeout(10_000),
+  }).catch((e: Error) => {
+    throw new TimeoutError(`activation request failed: ${e.message}`);
+  });
+  if (!res.ok) throw new DomainError("DRIVER", `activation answered HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`);
+}
 
 /** What the front door offers a migration: hold new requests, wait for in-flight ones, release. */
 export interface TrafficGate {
@@ -48,12 +66,6 @@ export interface MigrateResult {
   message: string;
 }
 
-type StepTimer = {
-  t0: number;
-  step: (s: string, d?: Record<string, unknown>) => void;
-  steps: Array<{ step: string; ms: number }>;
-};
-
 export class Migrator {
   constructor(
     private readonly ctx: FleetContext,
@@ -66,13 +78,8 @@ export class Migrator {
   async migrate(name: string, o: MigrateOptions, progress: Progress = noProgress): Promise<MigrateResult> {
     return await this.mutex.run(name, async () => {
       const row = await this.profiles.get(name);
-      const t0 = performance.now();
-      const steps: Array<{ step: string; ms: number }> = [];
-      const step = (s: string, detail?: Record<string, unknown>) => {
-        const ms = Math.round(performance.now() - t0);
-        steps.push({ step: s, ms });
-        progress(s, detail);
-      };
+      const t = stepTimer(progress);
+      const { t0, step, steps } = t;
       const base = { profile: name, from: row.tier, to: o.to, held_ms: 0, pause_ms: 0, steps };
       if (row.tier === o.to) {
         step("noop", { reason: `already on ${o.to}` });
@@ -85,6 +92,10 @@ export class Migrator {
         };
       }
       this.ctx.drivers.for(o.to); // fail early, with a hint, when the target tier has no driver here
+      if (row.tier === "swarm" && row.node && (await this.ctx.drivers.for("swarm").address?.(specOf(this.ctx, row))))
+        throw new Precondition(`${name}'s directory is on swarm node ${row.node}, not on this host`, {
+          hint: `move it here first: hermes-admin move ${name} --to-node <this node's name>`,
+        });
       if (row.status === "migrating") throw new Precondition(`${name} is already migrating`);
       if (row.desired_state === "stopped" || ["stopped", "error", "sleeping"].includes(row.status)) {
         // nothing runs: switch the tier on disk and in the row (a sleeping profile wakes on its new tier)
@@ -102,7 +113,7 @@ export class Migrator {
           status: keep,
           ...handlePatch(null),
         });
-        await this.event(name, o.actor, "migrate", "ok", { from: row.tier, to: o.to, [keep]: true });
+        await handoverEvent(this.ctx, name, o.actor, "migrate", "ok", { from: row.tier, to: o.to, [keep]: true });
         step("retiered", {
           note:
             keep === "sleeping"
@@ -120,7 +131,7 @@ export class Migrator {
               : `${name} was not running: it will start as ${o.to} (hermes-admin start ${name})`,
         };
       }
-      return await this.live(row, o, { t0, step, steps });
+      return await this.live(row, o, t);
     });
   }
 
@@ -144,7 +155,7 @@ export class Migrator {
     const oldDriver = this.ctx.drivers.for(from);
     const newDriver = this.ctx.drivers.for(o.to);
     await this.ctx.registry.update(name, { status: "migrating" });
-    await this.event(name, o.actor, "migrate-begin", "info", { from, to: o.to, generation: gen, port });
+    await handoverEvent(this.ctx, name, o.actor, "migrate-begin", "info", { from, to: o.to, generation: gen, port });
     let held = false;
     let oldStopped = false;
     let handle: WorkloadHandle | undefined;
@@ -182,7 +193,7 @@ export class Migrator {
       await this.supervisor.quietly(name, () => oldDriver.stop(oldSpec, { timeoutMs: this.ctx.cfg.stopTimeoutMs }));
       oldStopped = true;
       t.step("old-stopped");
-      await this.activate(port, owner, row.profile_path, row.uid);
+      await activateAt({ host: "127.0.0.1", port, owner }, row.profile_path, row.uid);
       await waitHealthy({ port, owner, timeoutMs: 10_000, intervalMs: 10 });
       t.step("activated");
       await this.ctx.registry.update(name, {
@@ -204,7 +215,7 @@ export class Migrator {
       await oldDriver.remove(oldSpec).catch(() => undefined);
       const total = Math.round(performance.now() - t.t0);
       const heldMs = Math.round(this.gate.maxHeldMs.get(name) ?? 0);
-      await this.event(name, o.actor, "migrate", "ok", {
+      await handoverEvent(this.ctx, name, o.actor, "migrate", "ok", {
         from,
         to: o.to,
         generation: gen,
@@ -250,61 +261,19 @@ export class Migrator {
           restartError = (e as Error).message;
         }
       }
-      try {
-        await this.ctx.registry.update(
-          name,
-          restartError
-            ? {
-                status: "error",
-                ...handlePatch(null),
-                last_error: `migration to ${o.to} failed (${reason}) and the ${from} workload could not restart: ${restartError}`,
-              }
-            : {
-                status: "running",
-                pid: restored.pid,
-                container_id: restored.container_id,
-                workload_handle: restored.workload_handle,
-                last_error: `migration to ${o.to} failed and was rolled back: ${reason}`,
-              },
-        );
-      } finally {
-        // whatever happened, held callers are released (to a 503 when nothing serves): never a gate left shut
-        if (held) this.gate.release(name);
-      }
-      await this.event(name, o.actor, "migrate", "error", { from, to: o.to, reason, steps: t.steps });
-      throw new DomainError(
-        err instanceof DomainError ? err.code : "DRIVER",
-        `migration of ${name} to ${o.to} failed at "${t.steps.at(-2)?.step ?? "start"}" and was rolled back; ${name} still runs as ${from}: ${reason}`,
-        {
-          hint: `hermes-admin events ${name} shows each step; hermes-admin logs ${name}`,
-          details: { steps: t.steps },
-          cause: err,
-        },
-      );
+      const what = `migration to ${o.to}`;
+      await settleRollback(this.ctx, {
+        name,
+        what,
+        still: `runs as ${from}`,
+        reason,
+        restartError,
+        restored: { pid: restored.pid, container_id: restored.container_id, workload_handle: restored.workload_handle },
+        held,
+        release: () => this.gate.release(name),
+      });
+      await handoverEvent(this.ctx, name, o.actor, "migrate", "error", { from, to: o.to, reason, steps: t.steps });
+      throw rollbackError(err, { name, what, still: `runs as ${from}`, reason }, t);
     }
-  }
-
-  private async activate(port: number, owner: number, dir: string, uid: number): Promise<void> {
-    const other = squatter(port, owner);
-    if (other) throw new DomainError("UNAVAILABLE", `not sending the profile's key to its new port: ${other}`);
-    const env = await readProfileEnv(dir, uid);
-    const res = await fetch(`http://127.0.0.1:${port}/admin/activate`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${env.API_SERVER_KEY ?? ""}` },
-      signal: AbortSignal.timeout(10_000),
-    }).catch((e: Error) => {
-      throw new TimeoutError(`activation request failed: ${e.message}`);
-    });
-    if (!res.ok) throw new DomainError("DRIVER", `activation answered HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`);
-  }
-
-  private event(
-    profile: string,
-    actor: string,
-    action: string,
-    result: "ok" | "error" | "info",
-    detail: Record<string, unknown>,
-  ) {
-    return audit(this.ctx, { profile, actor, action, result, detail });
   }
 }
