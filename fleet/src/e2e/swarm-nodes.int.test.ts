@@ -1,14 +1,21 @@
 /**
- * Issue 12, the first multi-node piece (heavy tier): a second Docker node on this machine (its own dockerd in its own
- * network namespace, testing/swarm-node.ts), joined to the host's swarm. `hermes-admin nodes` lists both with their
- * fleet names, and reports the second `down` (exit 5) once its engine is killed.
+ * Issue 12, multi-node (heavy tier): a second Docker node on this machine (its own dockerd in its own network namespace,
+ * testing/swarm-node.ts), joined to the host's swarm, with a profiles root of its own (io.twilight.profiles-root).
+ * `hermes-admin nodes` lists both; profiles are spawned on each and answer through the front door; one is moved between
+ * the nodes mid-conversation under 20 requests/s with 0 failed requests and the conversation going on; then the second
+ * node's engine is killed: it is reported down (exit 5), its profile `unreachable`, and nothing is started twice.
  */
 import assert from "node:assert/strict";
+import { lstatSync, mkdtempSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { dockerClient } from "../docker/client.js";
-import { NODE_LABEL } from "../runtime/swarm-spec.js";
+import { buildImages } from "../images/builder.js";
+import { imageRefs, projectVersion } from "../images/refs.js";
+import { NODE_LABEL, NODE_ROOT_LABEL } from "../runtime/swarm-spec.js";
 import { eventually, type FleetHarness, fleetHarness } from "../testing/harness.js";
 import { addSwarmNode, canMakeSwarmNode, type SwarmNode } from "../testing/swarm-node.js";
+import { ProfileClient } from "../verify/profile-client.js";
 
 interface NodeRow {
   id: string;
@@ -17,6 +24,16 @@ interface NodeRow {
   role: string;
   self: boolean;
   addr: string;
+  profiles: string[];
+}
+interface P {
+  name: string;
+  node: string | null;
+  generation: number;
+  status: string;
+  status_url: string;
+  profile_path: string;
+  last_error: string | null;
 }
 
 const cannot = canMakeSwarmNode();
@@ -24,19 +41,37 @@ const cannot = canMakeSwarmNode();
 describe("two swarm nodes on one machine", { skip: cannot ? `cannot make a node here: ${cannot}` : false }, () => {
   let h: FleetHarness;
   let node: SwarmNode | undefined;
+  let selfName = "";
   const docker = dockerClient();
+  // the second node's profiles root: on this machine the node shares the filesystem, so the fleet reaches it at the
+  // same path, as it would through a mount of a real node's root
+  const nodeRoot = mkdtempSync("/var/tmp/twl-node-root-");
+  const row = (n: string) => h.cliJson<{ profiles: P[] }>(["list", "--no-stats"]).profiles.find((p) => p.name === n) as P;
+  const servicesOf = async (n: string) =>
+    docker.listServices({ filters: { label: [`io.twilight.profile=${n}`, "io.twilight.managed-by=twilight-fleet"] } });
 
   before(async () => {
-    h = await fleetHarness({ FLEET_PORT_RANGE: "19701-19799" });
+    await buildImages({ only: ["profile"] });
+    h = await fleetHarness({ FLEET_PORT_RANGE: "19701-19799", FLEET_HEALTH_INTERVAL_MS: "500", FLEET_START_TIMEOUT_MS: "90000" });
     await h.startDaemon();
     const init = h.cli(["swarm", "init", "--json"]);
     assert.equal(init.code, 0, init.stderr);
+    selfName = (JSON.parse(init.stdout) as { node: string }).node;
     node = await addSwarmNode(docker);
     const n = docker.getNode(node.nodeId);
     const info = (await n.inspect()) as { Version: { Index: number }; Spec: { Labels?: Record<string, string> } };
     await n.update({
       _query: { version: info.Version.Index },
-      _body: { ...info.Spec, Labels: { ...info.Spec.Labels, [NODE_LABEL]: node.name } },
+      _body: { ...info.Spec, Labels: { ...info.Spec.Labels, [NODE_LABEL]: node.name, [NODE_ROOT_LABEL]: nodeRoot } },
+    });
+    // no registry here: the node gets the profile image as `docker save | docker load` (the id stays the same)
+    const ref = imageRefs(await projectVersion()).profile;
+    const tar = (await docker.getImage(ref).get()) as NodeJS.ReadableStream;
+    const load = (await node.docker.loadImage(tar)) as NodeJS.ReadableStream;
+    await new Promise((res, rej) => {
+      load.on("end", res);
+      load.on("error", rej);
+      load.resume();
     });
   });
   after(async () => {
@@ -44,6 +79,13 @@ describe("two swarm nodes on one machine", { skip: cannot ? `cannot make a node 
       await node?.remove();
     } finally {
       await h?.cleanup();
+      for (const n of ["mn-a", "mn-b"])
+        for (const s of await servicesOf(n))
+          await docker
+            .getService(s.ID)
+            .remove()
+            .catch(() => undefined);
+      rmSync(nodeRoot, { recursive: true, force: true });
     }
   });
 
@@ -66,6 +108,154 @@ describe("two swarm nodes on one machine", { skip: cannot ? `cannot make a node 
     assert.equal(joined?.addr, other.addr);
     const table = h.cli(["nodes"]);
     assert.match(table.stdout, new RegExp(`^${other.name}\\s`, "m"));
+  });
+
+  test("a profile on each node: both answer through the front door, each listed on its node", async () => {
+    const other = node as SwarmNode;
+    for (const [n, at] of [
+      ["mn-a", selfName],
+      ["mn-b", other.name],
+    ] as const) {
+      const r = await h.cliAsync(["spawn", n, "--tier", "swarm", "--node", at]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(row(n).node, at);
+      const c = new ProfileClient(n, h.url, row(n).profile_path);
+      const t = await c.chat("what can you do?");
+      assert.equal(t.status, 200, t.error);
+    }
+    assert.ok(row("mn-b").profile_path.startsWith(`${nodeRoot}/`), "the directory is under the node's own root");
+    const nodes = h.cliJson<{ nodes: NodeRow[] }>(["nodes"]).nodes;
+    assert.deepEqual(nodes.find((x) => x.self)?.profiles, ["mn-a"]);
+    assert.deepEqual(nodes.find((x) => x.id === other.nodeId)?.profiles, ["mn-b"]);
+  });
+
+  test("move mid-conversation at 20 requests/s: 0 failed, the conversation goes on there, the old copy is kept", async () => {
+    const other = node as SwarmNode;
+    const before = row("mn-a");
+    const c = new ProfileClient("mn-a", h.url, before.profile_path);
+    const t1 = await c.chat("what can you do?");
+    assert.equal(t1.status, 200, t1.error);
+    let ok = 0;
+    const failed: string[] = [];
+    let stop = false;
+    const load = (async () => {
+      while (!stop) {
+        const r = await fetch(before.status_url).catch((e: Error) => ({ status: 0, statusText: e.message }));
+        if (r.status === 200) ok++;
+        else failed.push(`${r.status} ${r.statusText}`);
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    })();
+    await new Promise((res) => setTimeout(res, 1000));
+    const r = await h.cliAsync(["move", "mn-a", "--to-node", other.name, "--json"]);
+    await new Promise((res) => setTimeout(res, 1000));
+    stop = true;
+    await load;
+    assert.equal(r.code, 0, r.stderr);
+    const m = JSON.parse(r.stdout) as { outcome: string; pause_ms: number; kept: string; path: string };
+    const { steps: _s, ...brief } = JSON.parse(r.stdout) as Record<string, unknown>;
+    console.log(`move: ${JSON.stringify(brief)}\n  steps: ${JSON.stringify(_s)}`);
+    assert.equal(m.outcome, "moved");
+    assert.deepEqual(failed, [], `${failed.length} failed of ${ok + failed.length}`);
+    assert.ok(ok > 20, `only ${ok} requests`);
+    const after = row("mn-a");
+    assert.equal(after.node, other.name);
+    assert.equal(after.profile_path, join(nodeRoot, "mn-a"));
+    assert.equal(after.generation, before.generation + 1);
+    // the conversation goes on, on the other node, with its state copied
+    const c2 = new ProfileClient("mn-a", h.url, after.profile_path);
+    const t2 = await c2.chat("what can you do?", t1.sessionId);
+    assert.equal(t2.status, 200, t2.error);
+    const s = await c2.session(t1.sessionId);
+    assert.equal(s?.messages.filter((x) => x.role === "user").length, 2, "both turns are in the one conversation");
+    // one service (the new generation), the old directory kept root-only
+    const svcs = await servicesOf("mn-a");
+    assert.equal(svcs.length, 1);
+    assert.equal((svcs[0] as { Spec: { Name: string } }).Spec.Name, `hermes-mn-a-g${after.generation}`);
+    const kept = lstatSync(m.kept);
+    assert.equal(kept.uid, 0);
+    assert.equal(kept.mode & 0o777, 0o700);
+    assert.throws(() => lstatSync(before.profile_path), "nothing is left at the old path");
+  });
+
+  test("a node cut off: reported down (exit 5), its profiles unreachable and not restarted anywhere; back when healed", async () => {
+    const other = node as SwarmNode;
+    other.partition();
+    try {
+      const down = await eventually(
+        () => {
+          const out = h.cli(["nodes", "--json"]);
+          const r = (JSON.parse(out.stdout) as { nodes: NodeRow[] }).nodes.find((x) => x.id === other.nodeId);
+          return r && r.state !== "ready" ? { out, r } : undefined;
+        },
+        60_000,
+        "the node reported down",
+      );
+      assert.equal(down.out.code, 5);
+      assert.deepEqual(down.r.profiles, ["mn-a", "mn-b"]);
+      // its profiles are reported unreachable and never started elsewhere (their directories are on that node)
+      const lost = await eventually(
+        () => {
+          const r = row("mn-a");
+          return r.last_error?.startsWith("unreachable") ? r : undefined;
+        },
+        90_000,
+        "mn-a reported unreachable",
+      );
+      assert.match(lost.last_error as string, new RegExp(`node ${other.name}`));
+      const health = h.cli(["health", "mn-a", "--json"]);
+      assert.notEqual(health.code, 0);
+      assert.match(health.stdout, /unreachable/);
+      const svcs = await servicesOf("mn-a");
+      assert.equal(svcs.length, 1, "one service: no second copy was made");
+      assert.equal(row("mn-b").node, other.name);
+    } finally {
+      other.heal();
+    }
+    // healed: the node is back, the same task answers again (never a second one), the report is cleared
+    await eventually(() => (row("mn-a").last_error === null ? true : undefined), 90_000, "mn-a answering again");
+    assert.equal((await fetch(row("mn-a").status_url)).status, 200);
+    assert.equal((await servicesOf("mn-a")).length, 1);
+    assert.equal(row("mn-a").generation, 2, "not restarted: the same generation");
+  });
+
+  test("a lost node's profile is recovered elsewhere on the operator's word; when the node returns, one copy", async () => {
+    const other = node as SwarmNode;
+    const before = row("mn-b");
+    other.partition();
+    try {
+      await eventually(
+        () =>
+          (JSON.parse(h.cli(["nodes", "--json"]).stdout) as { nodes: NodeRow[] }).nodes.find((x) => x.id === other.nodeId)
+            ?.state !== "ready",
+        60_000,
+        "the node reported down",
+      );
+      const refused = h.cli(["move", "mn-b", "--to-node", selfName]);
+      assert.equal(refused.code, 4, refused.stderr);
+      assert.match(refused.stderr, /--from-lost-node/);
+      const r = await h.cliAsync(["move", "mn-b", "--to-node", selfName, "--from-lost-node", "--json"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal((JSON.parse(r.stdout) as { outcome: string }).outcome, "recovered");
+      const now = row("mn-b");
+      assert.equal(now.node, selfName);
+      assert.equal(now.status, "running");
+      assert.equal((await fetch(now.status_url)).status, 200, "answers from this node");
+      assert.ok(!now.profile_path.startsWith(nodeRoot), "its directory is under this node's root now");
+    } finally {
+      other.heal();
+    }
+    // the node returns: its old task is stopped (its service is gone), so one copy runs, here
+    await eventually(
+      async () =>
+        (await other.docker.listContainers({ filters: { label: ["io.twilight.profile=mn-b"] } })).length === 0 || undefined,
+      90_000,
+      "the returning node's old mn-b container gone",
+    );
+    const svcs = await servicesOf("mn-b");
+    assert.equal(svcs.length, 1);
+    assert.equal((svcs[0] as { Spec: { Name: string } }).Spec.Name, `hermes-mn-b-g${before.generation + 1}`);
+    assert.equal((await fetch(row("mn-b").status_url)).status, 200);
   });
 
   test("a node whose engine dies is reported down, and `nodes` exits 5", async () => {

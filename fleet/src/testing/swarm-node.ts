@@ -21,6 +21,9 @@ export interface SwarmNode {
   nodeId: string;
   /** Stop the node's engine (the swarm sees the node go down); `remove` still cleans up. */
   stopEngine(): Promise<void>;
+  /** Cut the node off the network (its veth down): the swarm loses it and nothing on it answers; `heal` undoes it. */
+  partition(): void;
+  heal(): void;
   remove(): Promise<void>;
 }
 
@@ -138,6 +141,12 @@ export async function addSwarmNode(manager: Docker): Promise<SwarmNode> {
       addr,
       docker,
       nodeId,
+      partition() {
+        run(["ip", "link", "set", hostSide, "down"]);
+      },
+      heal() {
+        run(["ip", "link", "set", hostSide, "up"]);
+      },
       async stopEngine() {
         if (dockerdPid && alive(dockerdPid)) {
           process.kill(dockerdPid, "SIGKILL");
