@@ -13,6 +13,7 @@ fi
 log "prefab spawn-to-healthy vs a bare node agent";            node fleet/dist/bench/prefab-spawn.js 5
 log "container spawn-to-healthy vs a bare create+start";        node fleet/dist/bench/container-spawn.js --runs 5
 log "swarm spawn-to-healthy vs container and a bare docker service create (skips without a swarm)"; node fleet/dist/bench/swarm-spawn.js --runs 5
+log "move between swarm nodes: live pause vs a stop-and-start move (skips without root/ip/nsenter)"; node fleet/dist/bench/swarm-move.js 2
 log "live migration pause vs container start";                  node fleet/dist/bench/migration.js 3
 log "profile backup/restore (1,000 messages) vs tar czf/xzf";      node fleet/dist/bench/backup.js 500 3
 log "hibernation: freeze in place vs stop, memory back and wake latency"; node fleet/dist/bench/hibernate.js 8
@@ -20,6 +21,9 @@ log "density (40 profiles; npm run bench -- density 200 for more)";  node fleet/
 log "MCP tool-call latency vs the same query on DuckDB";        node mcp/tushare/dist/bench/tool-latency.js
 log "profile runtime start to /health vs a bare Node HTTP server"; node agent/dist/bench/start.js --runs 7
 log "chat latency (offline model, tool calls) and idle RSS";    node agent/dist/bench/chat-latency.js
+log "model gateway overhead vs a direct call and a bare proxy (upstream answering at once, then at 100 ms)"
+node gateway/dist/bench/overhead.js --requests 400
+node gateway/dist/bench/overhead.js --requests 400 --upstream-latency-ms 100
 
 # Billing: WeChat Pay notification -> profile healthy on this fleet (HTTP transport, HMAC credential), p50/p95 per tier,
 # and 50 concurrent paid orders, beside the fleet's own spawn figures above.
