@@ -38,6 +38,8 @@ const Schema = z
     FLEET_UID_RANGE: range("20000-29999"),
     FLEET_MCP_URL_PREFAB: z.string().url().default("http://127.0.0.1:9100/mcp"),
     FLEET_MCP_URL_CONTAINER: z.string().url().default("http://twilight-mcp-tushare:9100/mcp"),
+    /** Swarm profiles on other nodes: the data service's URL when the overlay cannot carry it (its node's address). */
+    FLEET_MCP_URL_REMOTE: z.string().url().optional(),
     FLEET_MCP_DATA_DIR: z.string().optional(),
     /** The data-service container's name and its loopback port (tests run their own beside the operator's). */
     FLEET_MCP_CONTAINER: z
@@ -123,6 +125,7 @@ const Schema = z
       mcp: {
         urlPrefab: c.FLEET_MCP_URL_PREFAB,
         urlContainer: c.FLEET_MCP_URL_CONTAINER,
+        urlRemote: c.FLEET_MCP_URL_REMOTE,
         dataDir: resolve(c.FLEET_MCP_DATA_DIR ?? join(ops, "mcp")),
         container: c.FLEET_MCP_CONTAINER,
         hostPort: c.FLEET_MCP_HOST_PORT,

@@ -23,7 +23,7 @@ export function describeDataService(r: McpStatus): string {
       : s?.state === "ready"
         ? `; warehouse ready${s.as_of ? `, data as of ${s.as_of}` : ""}`
         : "";
-  return `data service ${r.name} running at ${r.url}, ${h?.httpStatus ? `health ${h.status ?? h.httpStatus}` : `not answering (${h?.error ?? "?"})`}${seeding}`;
+  return `data service ${r.name} running${r.mode === "swarm" ? " as a swarm service" : ""} at ${r.url}, ${h?.httpStatus ? `health ${h.status ?? h.httpStatus}` : `not answering (${h?.error ?? "?"})`}${seeding}`;
 }
 const json = (cmd: Command) => Boolean(cmd.optsWithGlobals<GlobalOpts>().json);
 
@@ -52,12 +52,24 @@ export function platformCommands(program: Command, cfg: () => FleetConfig, clien
     .command("up")
     .description("run the data service on network twilight, published on 127.0.0.1:9100 (idempotent)")
     .option("--wait-seeded <seconds>", "wait this long for its first backfill (0: return once it answers)", "120")
-    .addHelpText("after", "\nExample:\n  hermes-admin mcp up --wait-seeded 0   # return at once; `mcp status` shows the seeding")
+    .option(
+      "--swarm",
+      "run it as a Swarm service instead: one writer on this node, reachable by name on the overlay and the bridge, and at this node's address from other nodes",
+    )
+    .addHelpText(
+      "after",
+      "\nExamples:\n  hermes-admin mcp up --wait-seeded 0   # return at once; `mcp status` shows the seeding\n  hermes-admin mcp up --swarm            # after `swarm init`; `mcp up` without it goes back to a container",
+    )
     .action(
-      action(async (o: { waitSeeded: string }, cmd: Command) => {
+      action(async (o: { waitSeeded: string; swarm?: boolean }, cmd: Command) => {
         const r = await client().op(
           ROUTES.mcpUp,
-          { body: { wait_seeded_ms: Math.round(Number(o.waitSeeded) * 1000) } },
+          {
+            body: {
+              wait_seeded_ms: Math.round(Number(o.waitSeeded) * 1000),
+              ...(o.swarm ? { swarm: true } : {}),
+            },
+          },
           progressPrinter(),
         );
         if (json(cmd)) return void printJson(r);

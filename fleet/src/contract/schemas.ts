@@ -267,6 +267,7 @@ export const BuildReport = z.object({
 
 export const McpStatus = z.object({
   name: z.string(),
+  mode: z.enum(["container", "swarm"]).optional(),
   exists: z.boolean(),
   running: z.boolean(),
   containerId: z.string().optional(),
@@ -371,6 +372,10 @@ export const UsageList = z.object({
   ),
 });
 export const McpUpRequest = z.strictObject({
+  swarm: z
+    .boolean()
+    .optional()
+    .describe("run it as a Swarm service (one writer on this node) instead of a container; needs the swarm tier"),
   wait_seeded_ms: z
     .number()
     .int()

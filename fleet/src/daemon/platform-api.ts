@@ -1,5 +1,5 @@
 /** Admin API handlers for the host platform: images, the data-service container, compose output, orphaned containers. */
-import { DriverError, InputInvalid, type Logger, workloadName } from "@twilight/core";
+import { DriverError, InputInvalid, type Logger, Precondition, workloadName } from "@twilight/core";
 import { renderCompose } from "../compose.js";
 import type { GatewayService } from "../gateway-service/index.js";
 import { buildImages, imageRefs, projectVersion } from "../images/index.js";
@@ -8,6 +8,8 @@ import { pinKeys, readPublishedKeys } from "../profiles/pinned-keys.js";
 import { limitsForPlan } from "../runtime/container-spec.js";
 import type { DockerDriver } from "../runtime/docker.js";
 import { cleanupContainers, orphanReport } from "../runtime/docker-cleanup.js";
+import type { SwarmDriver } from "../runtime/swarm.js";
+import { SWARM_NETWORK } from "../runtime/swarm-spec.js";
 import { audit } from "../workload/audit.js";
 import type { FleetContext } from "../workload/context.js";
 import { specOf } from "../workload/workloads.js";
@@ -95,8 +97,14 @@ export function platformHandlers(d: PlatformDeps): PlatformHandlers {
       }),
     mcpUp: async ({ body, progress }) => {
       const svc = mcp();
-      progress(`starting ${svc.name}`);
-      let status = await svc.up();
+      let swarm: { node: string; overlay: string } | undefined;
+      if (body.swarm) {
+        if (!d.ctx.drivers.has("swarm"))
+          throw new Precondition("the swarm tier is not on in this fleet", { hint: "hermes-admin swarm init" });
+        swarm = { node: (d.ctx.drivers.for("swarm") as SwarmDriver).identity.node, overlay: SWARM_NETWORK };
+      }
+      progress(`starting ${svc.name}${swarm ? ` as a swarm service on ${swarm.node}` : ""}`);
+      let status = await svc.up({ ...(swarm ? { swarm } : {}) });
       progress("pinning its cite keys into every profile", { pinned: await repin() });
       const deadline = Date.now() + (body.wait_seeded_ms ?? 0);
       let said = "";

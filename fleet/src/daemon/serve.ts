@@ -49,7 +49,7 @@ import { FrontDoor } from "./frontdoor.js";
 import { EXIT_LOST_LEADERSHIP, Leadership } from "./leadership.js";
 import { type Authenticator, mountRoutes } from "./mount.js";
 import { prometheusPaths, startObserver } from "./observe.js";
-import { platformHandlers, platformWarnings } from "./platform-api.js";
+import { mcpServiceOf, platformHandlers, platformWarnings } from "./platform-api.js";
 import { ProvisionKeys } from "./provision-keys.js";
 import { installSkills } from "./skills.js";
 import { swarmHandlers } from "./swarm-api.js";
@@ -328,6 +328,20 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
         if (!closing) idleTick = setTimeout(idleRound, cfg.hibernate.sweepMs).unref();
       });
   };
+  // the data service as a swarm service: a task the swarm restarted is a new container, off the local bridge where
+  // container profiles reach it by name; the leader puts it back every few seconds (nothing to do in container mode)
+  let bridgeTick: NodeJS.Timeout | undefined;
+  const bridgeRound = () => {
+    const mcp = docker ? mcpServiceOf(ctx, docker) : undefined;
+    void (mcp?.ensureBridge() ?? Promise.resolve(false))
+      .then((joined) => {
+        if (joined) log.warn("data service task restarted: put back on the container network");
+      })
+      .catch((err: Error) => log.debug({ err: err.message }, "data service bridge check failed"))
+      .finally(() => {
+        if (!closing) bridgeTick = setTimeout(bridgeRound, 5_000).unref();
+      });
+  };
   // the takeover path, the leader's alone: a daemon that starts as the leader and a standby that wins the lock later
   // run exactly this (what a dead leader left mid-spawn or mid-migration is repaired first; then boot adopts what runs
   // and starts only what does not)
@@ -342,6 +356,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
     await observer.refreshTargets();
     if (cfg.backupSchedule) backupTick = setTimeout(tick, 60_000).unref();
     if (cfg.hibernate.on) idleTick = setTimeout(idleRound, cfg.hibernate.sweepMs).unref();
+    if (docker) bridgeTick = setTimeout(bridgeRound, 5_000).unref();
   };
   const role = await leadership.start();
   log.info({ url, dashboard: `${url}/ui/`, role, drivers: drivers.all().map((d) => d.kind) }, "fleet daemon ready");
@@ -359,6 +374,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
     async close() {
       clearTimeout(backupTick);
       clearTimeout(idleTick);
+      clearTimeout(bridgeTick);
       closing = true;
       clearTimeout(statsTick);
       supervisor.close();

@@ -6,7 +6,7 @@
  * node's engine is killed: it is reported down (exit 5), its profile `unreachable`, and nothing is started twice.
  */
 import assert from "node:assert/strict";
-import { lstatSync, mkdtempSync, rmSync } from "node:fs";
+import { lstatSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { dockerClient } from "../docker/client.js";
@@ -37,6 +37,10 @@ interface P {
 }
 
 const cannot = canMakeSwarmNode();
+const MCP_NAME = "twl-nodes-mcp";
+const MCP_PORT = 19690;
+/** What profiles on the other node are given as the data service's URL (rendered into their config.yaml). */
+const REMOTE_MCP = "http://10.255.0.1:19690/mcp";
 
 describe("two swarm nodes on one machine", { skip: cannot ? `cannot make a node here: ${cannot}` : false }, () => {
   let h: FleetHarness;
@@ -51,8 +55,16 @@ describe("two swarm nodes on one machine", { skip: cannot ? `cannot make a node 
     docker.listServices({ filters: { label: [`io.twilight.profile=${n}`, "io.twilight.managed-by=twilight-fleet"] } });
 
   before(async () => {
-    await buildImages({ only: ["profile"] });
-    h = await fleetHarness({ FLEET_PORT_RANGE: "19701-19799", FLEET_HEALTH_INTERVAL_MS: "500", FLEET_START_TIMEOUT_MS: "90000" });
+    await buildImages({ only: ["profile", "mcp"] });
+    h = await fleetHarness({
+      FLEET_PORT_RANGE: "19701-19799",
+      FLEET_HEALTH_INTERVAL_MS: "500",
+      FLEET_START_TIMEOUT_MS: "90000",
+      // this suite's own data service (name and port), never the host's
+      FLEET_MCP_CONTAINER: MCP_NAME,
+      FLEET_MCP_HOST_PORT: String(MCP_PORT),
+      FLEET_MCP_URL_REMOTE: REMOTE_MCP,
+    });
     await h.startDaemon();
     const init = h.cli(["swarm", "init", "--json"]);
     assert.equal(init.code, 0, init.stderr);
@@ -78,6 +90,7 @@ describe("two swarm nodes on one machine", { skip: cannot ? `cannot make a node 
     try {
       await node?.remove();
     } finally {
+      h?.cli(["mcp", "down"]);
       await h?.cleanup();
       for (const n of ["mn-a", "mn-b"])
         for (const s of await servicesOf(n))
@@ -124,9 +137,86 @@ describe("two swarm nodes on one machine", { skip: cannot ? `cannot make a node 
       assert.equal(t.status, 200, t.error);
     }
     assert.ok(row("mn-b").profile_path.startsWith(`${nodeRoot}/`), "the directory is under the node's own root");
+    // the data service's URL: by name on this node, FLEET_MCP_URL_REMOTE on the other
+    const config = (n: string) => readFileSync(join(row(n).profile_path, "config.yaml"), "utf8");
+    assert.ok(config("mn-b").includes(REMOTE_MCP));
+    assert.ok(!config("mn-a").includes(REMOTE_MCP));
     const nodes = h.cliJson<{ nodes: NodeRow[] }>(["nodes"]).nodes;
     assert.deepEqual(nodes.find((x) => x.self)?.profiles, ["mn-a"]);
     assert.deepEqual(nodes.find((x) => x.id === other.nodeId)?.profiles, ["mn-b"]);
+  });
+
+  test("the data service as a swarm service: one writer, reachable from the bridge, the overlay and the other node", async () => {
+    const other = node as SwarmNode;
+    const up = h.cli(["mcp", "up", "--swarm", "--wait-seeded", "0", "--json"]);
+    assert.equal(up.code, 0, up.stderr);
+    const st = JSON.parse(up.stdout) as { mode: string; running: boolean; health: { httpStatus?: number } };
+    assert.equal(st.mode, "swarm");
+    assert.equal(st.running, true);
+    assert.equal(st.health.httpStatus, 200, "answers on this node's loopback (host-mode port)");
+    const svc = (await docker.getService(MCP_NAME).inspect()) as { Spec: { Mode: { Replicated: { Replicas: number } } } };
+    assert.equal(svc.Spec.Mode.Replicated.Replicas, 1, "one writer");
+    assert.equal((await docker.listContainers({ filters: { name: [`^/${MCP_NAME}$`] } })).length, 0, "no container beside it");
+    const image = imageRefs(await projectVersion()).profile;
+    const probe = `fetch(process.argv[1]).then(r=>console.log(r.status),e=>console.log('ERR '+e.message))`;
+    const runOn = async (d: typeof docker, url: string, network?: string) => {
+      const c = await d.createContainer({
+        Image: image,
+        Entrypoint: ["node", "-e", probe, url],
+        Labels: { "io.twilight.managed-by": "twilight-fleet", "io.twilight.role": "test-probe" },
+        HostConfig: { AutoRemove: false, ...(network ? { NetworkMode: network } : {}) },
+      });
+      try {
+        await c.start();
+        await c.wait();
+        return String(await c.logs({ stdout: true, stderr: true }))
+          .replace(/[^\x20-\x7e]/g, "")
+          .trim();
+      } finally {
+        await c.remove({ force: true });
+      }
+    };
+    // a container profile's view: by name on the local bridge (the fleet put the task there)
+    assert.match(await runOn(docker, `http://${MCP_NAME}:9100/health`, "twilight"), /200$/);
+    // a swarm profile's view on this node: by name on the overlay (from inside mn-a's task)
+    const task = (
+      await docker.listContainers({ filters: { label: ["io.twilight.profile=mn-a", "io.twilight.tier=swarm"] } })
+    )[0] as { Id: string };
+    const ex = await docker.getContainer(task.Id).exec({
+      Cmd: ["node", "-e", probe, `http://${MCP_NAME}:9100/health`],
+      AttachStdout: true,
+      AttachStderr: true,
+    });
+    const out = await new Promise<string>((res, rej) =>
+      ex.start({ hijack: true, stdin: false }, (err, stream) => {
+        if (err || !stream) return rej(err);
+        let text = "";
+        stream.on("data", (c: Buffer) => {
+          text += c.toString();
+        });
+        stream.on("end", () => res(text.replace(/[^\x20-\x7e]/g, "").trim()));
+      }),
+    );
+    assert.match(out, /200$/);
+    // the other node's view: this node's address and the published port (the overlay's data plane does not cross
+    // the namespaces on this one machine)
+    const managerAddr = ((await docker.info()) as { Swarm: { NodeAddr: string } }).Swarm.NodeAddr;
+    assert.match(await runOn(other.docker, `http://${managerAddr}:${MCP_PORT}/health`), /200$/);
+    // the swarm restarts it; the fleet puts the new task back on the bridge
+    const first = (await docker.listContainers({ filters: { label: [`com.docker.swarm.service.name=${MCP_NAME}`] } }))[0] as {
+      Id: string;
+    };
+    await docker.getContainer(first.Id).kill();
+    await eventually(
+      async () => /200$/.test(await runOn(docker, `http://${MCP_NAME}:9100/health`, "twilight")) || undefined,
+      60_000,
+      "the restarted data service on the bridge again",
+    );
+    // and back to a container: the service goes first (never two processes on the warehouse)
+    const back = h.cli(["mcp", "up", "--wait-seeded", "0", "--json"]);
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal((JSON.parse(back.stdout) as { mode: string }).mode, "container");
+    await assert.rejects(docker.getService(MCP_NAME).inspect(), /no such service|404/i);
   });
 
   test("move mid-conversation at 20 requests/s: 0 failed, the conversation goes on there, the old copy is kept", async () => {
@@ -162,6 +252,7 @@ describe("two swarm nodes on one machine", { skip: cannot ? `cannot make a node 
     assert.equal(after.node, other.name);
     assert.equal(after.profile_path, join(nodeRoot, "mn-a"));
     assert.equal(after.generation, before.generation + 1);
+    assert.ok(readFileSync(join(after.profile_path, "config.yaml"), "utf8").includes(REMOTE_MCP), "re-rendered for its node");
     // the conversation goes on, on the other node, with its state copied
     const c2 = new ProfileClient("mn-a", h.url, after.profile_path);
     const t2 = await c2.chat("what can you do?", t1.sessionId);

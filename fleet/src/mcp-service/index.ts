@@ -13,12 +13,15 @@ import { dockerClient, engineError, ensureNetwork, isNotFound, sleep, statusOf }
 import { imageRefs, projectVersion, REPO_ROOT } from "../images/refs.js";
 import { lchownTree } from "../lib/safe-fs.js";
 import { FrameDemuxer } from "../runtime/docker-stream.js";
+import { ensureOverlay } from "../runtime/swarm.js";
 import {
   buildMcpContainerSpec,
+  buildMcpSwarmSpec,
   MCP_CONTAINER_NAME,
   MCP_DATA_MOUNT,
   MCP_DEFAULT_UID,
   MCP_PORT,
+  type McpServiceBody,
   type McpSpecOptions,
   ROLE_DATA_SERVICE,
   SPEC_HASH_LABEL,
@@ -65,6 +68,8 @@ export interface McpSeeding {
 
 export interface McpStatus {
   name: string;
+  /** How it runs: a container of this engine, or a Swarm service (`mcp up --swarm`). */
+  mode?: "container" | "swarm";
   exists: boolean;
   running: boolean;
   containerId?: string;
@@ -75,6 +80,7 @@ export interface McpStatus {
 }
 
 type Inspect = Awaited<ReturnType<Docker.Container["inspect"]>>;
+type SwarmService = { ID: string; Version: { Index: number }; Spec: { Labels?: Record<string, string> } };
 
 export class McpService {
   readonly docker: Docker;
@@ -93,8 +99,12 @@ export class McpService {
     return `http://127.0.0.1:${this.hostPort}`;
   }
 
-  /** Create (or re-create when changed) and start the container, then wait for /health to answer. */
-  async up(opts: { waitMs?: number } = {}): Promise<McpStatus> {
+  /**
+   * Create (or re-create when changed) and start the container, then wait for /health to answer. With `swarm`, run it
+   * as a Swarm service instead (spec.ts buildMcpSwarmSpec: one writer on `swarm.node`); either mode first removes the
+   * other's workload, so there is never more than one process on the warehouse.
+   */
+  async up(opts: { waitMs?: number; swarm?: { node: string; overlay: string } } = {}): Promise<McpStatus> {
     const dataDir = this.o.dataDir ?? join(REPO_ROOT, "ops", "mcp");
     const user = this.o.user ?? { uid: MCP_DEFAULT_UID, gid: MCP_DEFAULT_UID };
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
@@ -115,7 +125,7 @@ export class McpService {
         throw new DriverError("docker", `image ${image} is not on this host`, { hint: "run `hermes-admin images build`" });
       throw engineError(`inspect image ${image}`, e);
     }
-    const body = buildMcpContainerSpec({
+    const specOpts = {
       image,
       imageId,
       dataDir,
@@ -126,8 +136,15 @@ export class McpService {
       socketDir: this.o.socketDir,
       env: this.o.env,
       restart: this.o.restart,
-    });
+    };
     await ensureNetwork(this.docker, this.o.network ?? "twilight");
+    if (opts.swarm) {
+      await this.removeOwnContainer();
+      await this.upService(buildMcpSwarmSpec({ ...specOpts, ...opts.swarm }), opts.swarm.overlay, opts.waitMs ?? 60_000);
+      return this.waitAnswering(opts.waitMs ?? 60_000);
+    }
+    await this.removeService();
+    const body = buildMcpContainerSpec(specOpts);
     let info = await this.inspect();
     if (info && !isDataService(info))
       throw new Conflict(`a container named ${this.name} exists and was not created by the fleet`, {
@@ -154,7 +171,11 @@ export class McpService {
         if (statusOf(e) !== 304) throw engineError(`start ${this.name}`, e);
       }
     }
-    const deadline = Date.now() + (opts.waitMs ?? 60_000);
+    return this.waitAnswering(opts.waitMs ?? 60_000);
+  }
+
+  private async waitAnswering(waitMs: number): Promise<McpStatus> {
+    const deadline = Date.now() + waitMs;
     for (;;) {
       const s = await this.status();
       if (s.health?.httpStatus !== undefined) return s;
@@ -171,7 +192,7 @@ export class McpService {
    * old one kept for `graceSeconds`. The caller re-pins the published set into the profiles.
    */
   async rotateKey(o: { graceSeconds: number; activateInSeconds: number }) {
-    const info = await this.inspect();
+    const info = await this.current();
     if (!info?.State.Running || !isDataService(info))
       throw new Precondition(`${this.name} is not running`, { hint: "hermes-admin mcp up" });
     const argv = ["node", "/app/mcp/tushare/dist/cli.js", "rotate-key", "--data-dir", MCP_DATA_MOUNT];
@@ -209,6 +230,11 @@ export class McpService {
 
   /** Stop gracefully and remove the container; the data directory is kept. */
   async down(opts: { timeoutMs?: number } = {}): Promise<boolean> {
+    if (await this.removeService()) return true;
+    return this.downContainer(opts);
+  }
+
+  private async downContainer(opts: { timeoutMs?: number } = {}): Promise<boolean> {
     const info = await this.inspect();
     if (!info) return false;
     if (!isDataService(info)) throw new Conflict(`${this.name} was not created by the fleet; leaving it alone`);
@@ -224,9 +250,10 @@ export class McpService {
   }
 
   async status(): Promise<McpStatus> {
-    const info = await this.inspect();
-    const base = { name: this.name, url: this.url };
-    if (!info || !isDataService(info)) return { ...base, exists: Boolean(info), running: false, health: null };
+    const svc = await this.service();
+    const info = await this.current();
+    const base = { name: this.name, url: this.url, mode: svc ? ("swarm" as const) : ("container" as const) };
+    if (!info || !isDataService(info)) return { ...base, exists: Boolean(info ?? svc), running: false, health: null };
     return {
       ...base,
       exists: true,
@@ -260,6 +287,126 @@ export class McpService {
     } finally {
       clearTimeout(t);
     }
+  }
+
+  // ---- the swarm mode ----
+
+  /** Our data-service Swarm service, when there is one (a same-named service not ours is a Conflict). */
+  private async service(): Promise<SwarmService | undefined> {
+    let svc: SwarmService;
+    try {
+      svc = (await this.docker.getService(this.name).inspect()) as SwarmService;
+    } catch (e) {
+      if (isNotFound(e) || statusOf(e) === 503) return undefined; // 503: this engine is not a swarm manager
+      throw engineError(`inspect service ${this.name}`, e);
+    }
+    const l = svc.Spec.Labels ?? {};
+    if (l[LABELS.managedBy] !== MANAGED_BY || l[LABELS.role] !== ROLE_DATA_SERVICE)
+      throw new Conflict(`a swarm service named ${this.name} exists and was not created by the fleet`, {
+        hint: "remove or rename it by hand after checking what it is",
+      });
+    return svc;
+  }
+
+  /** Create or update the service, wait for its task's container here, and put it on the local bridge too. */
+  private async upService(body: McpServiceBody, overlay: string, waitMs: number): Promise<void> {
+    await ensureOverlay(this.docker, overlay);
+    const svc = await this.service();
+    try {
+      if (!svc) await this.docker.createService(body as never);
+      else if (svc.Spec.Labels?.[SPEC_HASH_LABEL] !== body.Labels[SPEC_HASH_LABEL]) {
+        this.log.info("data service spec or image changed: updating the swarm service (stop-first)");
+        await this.docker.getService(svc.ID).update({ _query: { version: svc.Version.Index }, _body: body });
+      }
+    } catch (e) {
+      throw engineError(`create or update service ${this.name}`, e);
+    }
+    const deadline = Date.now() + waitMs;
+    while (!(await this.taskContainer())) {
+      if (Date.now() > deadline)
+        throw new DriverError("swarm", `the task of ${this.name} did not start in time`, {
+          retryable: true,
+          hint: `see \`docker service ps --no-trunc ${this.name}\``,
+        });
+      await sleep(100);
+    }
+    await this.ensureBridge();
+  }
+
+  /**
+   * Swarm mode: put the running task's container on the local bridge (`twilight`) under the service's name, where
+   * container profiles reach the data service. A restarted task is a new container: the fleet calls this again.
+   * Returns whether it connected one.
+   */
+  async ensureBridge(): Promise<boolean> {
+    const c = await this.taskContainer();
+    const net = this.o.network ?? "twilight";
+    if (!c || c.NetworkSettings.Networks[net]) return false;
+    try {
+      await this.docker.getNetwork(net).connect({ Container: c.Id, EndpointConfig: { Aliases: [this.name] } });
+      return true;
+    } catch (e) {
+      if (statusOf(e) === 403 || statusOf(e) === 409) return false; // connected meanwhile
+      throw engineError(`connect ${this.name}'s task to ${net}`, e);
+    }
+  }
+
+  /** The running container of our service's task on this node, if any. */
+  private async taskContainer(): Promise<Inspect | undefined> {
+    const list = await this.docker
+      .listContainers({
+        filters: {
+          label: [`com.docker.swarm.service.name=${this.name}`, `${LABELS.managedBy}=${MANAGED_BY}`],
+          status: ["running"],
+        },
+      })
+      .catch((e: unknown) => {
+        throw engineError(`list the containers of ${this.name}`, e);
+      });
+    const first = list[0];
+    if (!first) return undefined;
+    try {
+      return await this.docker.getContainer(first.Id).inspect();
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw engineError(`inspect ${this.name}'s task`, e);
+    }
+  }
+
+  /** Remove our Swarm service (and wait for its container here to go); false when there was none. */
+  private async removeService(): Promise<boolean> {
+    const svc = await this.service();
+    if (!svc) return false;
+    try {
+      await this.docker.getService(svc.ID).remove();
+    } catch (e) {
+      if (!isNotFound(e)) throw engineError(`remove service ${this.name}`, e);
+    }
+    for (let i = 0; i < 300; i++) {
+      const left = await this.docker.listContainers({
+        all: true,
+        filters: { label: [`com.docker.swarm.service.name=${this.name}`] },
+      });
+      if (left.length === 0) break;
+      await sleep(100);
+    }
+    return true;
+  }
+
+  /** Stop and remove our plain container (switching to the swarm mode): one process on the warehouse. */
+  private async removeOwnContainer(): Promise<void> {
+    const info = await this.inspect();
+    if (!info) return;
+    if (!isDataService(info))
+      throw new Conflict(`a container named ${this.name} exists and was not created by the fleet`, {
+        hint: "remove or rename it by hand after checking what it is",
+      });
+    await this.downContainer();
+  }
+
+  /** The data service's container now: the plain one, or the swarm task's on this node. */
+  private async current(): Promise<Inspect | undefined> {
+    return (await this.inspect()) ?? (await this.taskContainer());
   }
 
   private async inspect(): Promise<Inspect | undefined> {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { LABELS, MANAGED_BY } from "@twilight/core";
-import { buildMcpContainerSpec, SPEC_HASH_LABEL } from "./spec.js";
+import { buildMcpContainerSpec, buildMcpSwarmSpec, SPEC_HASH_LABEL } from "./spec.js";
 
 const base = {
   image: "twilight/mcp-tushare:0.1.0",
@@ -51,4 +51,28 @@ test("issue 9 item 10: the data service never runs as root, and its socket direc
     Target: "/run/twilight",
     ReadOnly: false,
   });
+});
+
+test("the data service on the swarm: one writer on the data's node, stop-first, hardened, reachable by name and port", () => {
+  const b = buildMcpSwarmSpec({ ...base, socketDir: "/run/twl", node: "node-a", overlay: "twilight-swarm" });
+  assert.equal(b.Name, "twilight-mcp-tushare");
+  assert.deepEqual(b.Mode, { Replicated: { Replicas: 1 } }, "one writer: the warehouse is one DuckDB file");
+  assert.equal(b.UpdateConfig.Order, "stop-first", "an update never runs two processes on the file");
+  assert.deepEqual(b.TaskTemplate.Placement.Constraints, ["node.labels.io.twilight.node==node-a"]);
+  assert.equal(b.TaskTemplate.RestartPolicy.Condition, "any");
+  assert.deepEqual(b.TaskTemplate.Networks, [{ Target: "twilight-swarm", Aliases: ["twilight-mcp-tushare"] }]);
+  assert.deepEqual(b.EndpointSpec.Ports, [{ Protocol: "tcp", TargetPort: 9100, PublishedPort: 9100, PublishMode: "host" }]);
+  const c = b.TaskTemplate.ContainerSpec;
+  assert.equal(c.Image, "sha256:aa", "by id: no registry lookup");
+  assert.equal(c.User, "9100:9100");
+  assert.equal(c.ReadOnly, true);
+  assert.deepEqual(c.CapabilityDrop, ["ALL"]);
+  assert.deepEqual(c.Healthcheck, { Test: ["NONE"] });
+  // the same environment and mounts as the container
+  assert.deepEqual(c.Env, buildMcpContainerSpec({ ...base, socketDir: "/run/twl" }).Env);
+  assert.equal(b.Labels[LABELS.role], "data-service");
+  assert.throws(() => buildMcpSwarmSpec({ ...base, user: { uid: 0, gid: 0 }, node: "a", overlay: "o" }), /root/);
+  const h = (o = {}) => buildMcpSwarmSpec({ ...base, node: "node-a", overlay: "o", ...o }).Labels[SPEC_HASH_LABEL];
+  assert.equal(h(), h());
+  assert.notEqual(h(), h({ node: "node-b" }));
 });

@@ -153,10 +153,15 @@ export class Mover {
     const c = await copyTree(row.profile_path, dir);
     t.step("copied", { files: c.files, bytes: c.bytes });
     const gen = row.generation + 1;
-    await writeConfig(dir, this.ctx.cfg.templateDir, this.profiles.renderInput({ ...row, generation: gen }, "swarm"), {
-      uid: 0,
-      gid: row.gid,
-    });
+    await writeConfig(
+      dir,
+      this.ctx.cfg.templateDir,
+      this.profiles.renderInput({ ...row, generation: gen, node: o.node }, "swarm"),
+      {
+        uid: 0,
+        gid: row.gid,
+      },
+    );
     await this.ctx.registry.update(row.name, { node: o.node, profile_path: dir, generation: gen, ...handlePatch(null) });
     const kept = await archiveProfileDir(dirname(row.profile_path), row.name, new Date(this.ctx.now()));
     t.step("switched", { kept });
@@ -200,13 +205,11 @@ export class Mover {
     let oldStopped = false;
     let handle: WorkloadHandle | undefined;
     let holdStart = 0;
+    const render = this.profiles.renderInput({ ...row, generation: gen, node: o.node }, "swarm");
     try {
       const pre = await copyTree(row.profile_path, dir);
       t.step("pre-copy", { files: pre.files, bytes: pre.bytes });
-      await writeConfig(dir, this.ctx.cfg.templateDir, this.profiles.renderInput({ ...row, generation: gen }, "swarm"), {
-        uid: 0,
-        gid: row.gid,
-      });
+      await writeConfig(dir, this.ctx.cfg.templateDir, render, { uid: 0, gid: row.gid });
       handle = await swarm.start(newSpec);
       t.step("standby-start", { node: o.node });
       const ep = await endpointOf(this.ctx, row, where);
@@ -230,6 +233,8 @@ export class Mover {
       oldStopped = true;
       t.step("source-stopped");
       const fin = await copyTree(row.profile_path, dir, { sync: true });
+      // the sync brought the source's config.yaml back: this node's (generation, data-service URL) again
+      await writeConfig(dir, this.ctx.cfg.templateDir, render, { uid: 0, gid: row.gid });
       t.step("final-sync", { files: fin.files, bytes: fin.bytes, removed: fin.removed });
       await activateAt(ep, dir, row.uid);
       await waitHealthy({ port: ep.port, host: ep.host, owner: ep.owner, timeoutMs: 10_000, intervalMs: 10 });

@@ -121,8 +121,22 @@ export class ProfileService {
     return this.ctx.registry.list();
   }
 
-  renderInput(row: Pick<ProfileRow, "name" | "generation" | "port" | "plan">, tier: Tier): RenderInput {
-    const mcpUrl = inContainer(tier) ? this.ctx.cfg.mcp.urlContainer : this.ctx.cfg.mcp.urlPrefab;
+  renderInput(
+    row: Pick<ProfileRow, "name" | "generation" | "port" | "plan"> & { node?: string | null },
+    tier: Tier,
+  ): RenderInput {
+    // a swarm profile on another node reaches the data service by name on the overlay, or at FLEET_MCP_URL_REMOTE
+    const remote =
+      tier === "swarm" &&
+      Boolean(row.node) &&
+      this.ctx.drivers.has("swarm") &&
+      row.node !== (this.ctx.drivers.for("swarm") as SwarmDriver).identity.node;
+    const mcpUrl =
+      remote && this.ctx.cfg.mcp.urlRemote
+        ? this.ctx.cfg.mcp.urlRemote
+        : inContainer(tier)
+          ? this.ctx.cfg.mcp.urlContainer
+          : this.ctx.cfg.mcp.urlPrefab;
     return {
       profile: row.name,
       tier,
@@ -265,7 +279,7 @@ export class ProfileService {
     const undo: Array<() => Promise<unknown>> = [];
     const t0 = performance.now();
     try {
-      const render = this.renderInput({ name, generation: 1, port, plan: o.req.plan ?? null }, tier);
+      const render = this.renderInput({ name, generation: 1, port, plan: o.req.plan ?? null, node: where.node }, tier);
       const dir = await materializeProfile({
         root: where.root,
         templateDir: this.ctx.cfg.templateDir,
