@@ -29,6 +29,11 @@ async function main(): Promise<void> {
       runtime = await openRuntime({ profile, metrics, log: plog });
       return runtime.router;
     },
+    close: async () => {
+      const r = runtime as Runtime | null;
+      runtime = null;
+      await r?.close();
+    },
   });
   if (!profile.standby) await server.activate();
   const addr = await server.listen(profile.host, profile.port);

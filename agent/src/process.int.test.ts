@@ -146,6 +146,45 @@ describe("the profile process (agent/dist/main.js)", () => {
     }
   });
 
+  it("release: in-flight requests finish, state.db is closed before it answers, then 503 and health `released`", async () => {
+    const dir = mk("proc-r");
+    const port = await freePort();
+    const { child, url } = await spawnAgent(dir, { API_SERVER_PORT: String(port) });
+    llm.delayMs = 400;
+    try {
+      const pending = fetch(`${url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { ...auth, "x-hermes-session-id": "release-1" },
+        body: JSON.stringify({ messages: [{ role: "user", content: "a question in flight" }] }),
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal((await fetch(`${url}/admin/release`, { method: "POST" })).status, 401);
+      const rel = await fetch(`${url}/admin/release`, { method: "POST", headers: auth });
+      assert.equal(rel.status, 200);
+      assert.equal(((await rel.json()) as { status: string }).status, "released");
+      assert.equal((await pending).status, 200, "the request in flight finished first");
+      // the state is closed: its WAL checkpointed away, and a reader sees the finished turn
+      assert.ok(
+        !existsSync(join(dir, "state.db-wal")) || (await import("node:fs")).statSync(join(dir, "state.db-wal")).size === 0,
+      );
+      const db = new Database(join(dir, "state.db"), { readonly: true });
+      try {
+        const n = db.prepare("SELECT count(*) AS n FROM messages WHERE session_id = 'release-1'").get() as { n: number };
+        assert.equal(n.n, 2);
+      } finally {
+        db.close();
+      }
+      assert.equal((await fetch(`${url}/v1/models`, { headers: auth })).status, 503);
+      assert.equal(((await (await fetch(`${url}/health`)).json()) as { status: string }).status, "released");
+      assert.equal((await fetch(`${url}/admin/release`, { method: "POST", headers: auth })).status, 200, "idempotent");
+      assert.equal((await fetch(`${url}/admin/activate`, { method: "POST", headers: auth })).status, 503, "never back");
+    } finally {
+      llm.delayMs = 0;
+      child.kill("SIGTERM");
+      assert.deepEqual(await exitOf(child), { code: 0, signal: null });
+    }
+  });
+
   it("refuses to start with a clear message when the profile is unusable", async () => {
     const dir = mk("proc-d");
     const { writeFileSync } = await import("node:fs");

@@ -1,6 +1,8 @@
 /**
  * The profile's HTTP edge (contract 3): health without auth, everything else behind the profile's API key. Standby mode
- * answers health as `standby` and every other route 503 until `POST /admin/activate`. Routes of the runtime (chat,
+ * answers health as `standby` and every other route 503 until `POST /admin/activate`. `POST /admin/release` is the
+ * other end of a handover: the runtime stops taking requests, waits for those in flight, closes its state (state.db)
+ * and answers once it is closed; it then says `released` and answers 503 until it is stopped. Routes of the runtime (chat,
  * sessions, models) are mounted by `mountApi` once the runtime is open.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -8,7 +10,7 @@ import type { AddressInfo } from "node:net";
 import { type Logger, Router, requireBearer, sendError, sendJson, Unavailable } from "@twilight/core";
 import type { AgentMetrics } from "./metrics.js";
 
-export type AgentState = "standby" | "starting" | "ok" | "stopping";
+export type AgentState = "standby" | "starting" | "ok" | "stopping" | "released";
 
 export interface ServerDeps {
   profile: string;
@@ -18,6 +20,10 @@ export interface ServerDeps {
   log: Logger;
   /** Opens state.db and the rest of the runtime; called at start (not standby) or on activate. Returns the API router. */
   open: () => Promise<Router>;
+  /** Closes what `open` opened (state.db first); `POST /admin/release` waits for it. */
+  close?: () => Promise<void>;
+  /** How long a release waits for requests in flight before it closes the state anyway (default 10 s). */
+  releaseGraceMs?: number;
   /** Told when requests begin and end (idle-gc.ts gives memory back once they stop). */
   idle?: { busy(): void; done(inflight: number): void };
 }
@@ -29,7 +35,10 @@ export class AgentServer {
   private readonly base = new Router();
   private readonly http: Server;
   private inflight = 0;
+  /** Requests inside the runtime's routes (what a release waits for). */
+  private apiInflight = 0;
   private activating: Promise<void> | null = null;
+  private releasing: Promise<void> | null = null;
 
   constructor(private readonly deps: ServerDeps) {
     const health = (_q: IncomingMessage, res: ServerResponse) => sendJson(res, 200, this.health());
@@ -43,6 +52,11 @@ export class AgentServer {
     this.base.on("POST", "/admin/activate", async (req, res) => {
       requireBearer(req, deps.apiKey);
       await this.activate();
+      sendJson(res, 200, this.health());
+    });
+    this.base.on("POST", "/admin/release", async (req, res) => {
+      requireBearer(req, deps.apiKey);
+      await this.release();
       sendJson(res, 200, this.health());
     });
     this.http = createServer((req, res) => {
@@ -59,7 +73,7 @@ export class AgentServer {
   }
 
   health(): Record<string, unknown> {
-    const status = this.state === "ok" ? "ok" : this.state === "stopping" ? "stopping" : "standby";
+    const status = this.state === "ok" || this.state === "stopping" || this.state === "released" ? this.state : "standby";
     return {
       status,
       profile: this.deps.profile,
@@ -73,6 +87,8 @@ export class AgentServer {
     if (this.base.match(req.method ?? "GET", url.pathname)) return this.base.handle(req, res, this.deps.log);
     try {
       if (this.state === "stopping") throw new Unavailable("the profile is shutting down", { hint: "retry shortly" });
+      if (this.state === "released")
+        throw new Unavailable("the profile has handed its state over (it is moving)", { hint: "retry through the front door" });
       if (!this.api || this.state !== "ok") {
         requireBearer(req, this.deps.apiKey);
         throw new Unavailable(`the profile is in ${this.state} mode`, { hint: "POST /admin/activate to bring it up" });
@@ -81,13 +97,32 @@ export class AgentServer {
       sendError(res, e, this.deps.log);
       return;
     }
+    this.apiInflight++;
+    res.on("close", () => this.apiInflight--);
     return this.api.handle(req, res, this.deps.log);
+  }
+
+  /** Hand the state over: no new requests, those in flight finish (bounded), the state is closed. Idempotent. */
+  async release(): Promise<void> {
+    if (this.state === "released") return;
+    if (this.state === "stopping") throw new Unavailable("the profile is shutting down");
+    this.releasing ??= (async () => {
+      await this.activating?.catch(() => undefined);
+      this.state = "released";
+      const deadline = Date.now() + (this.deps.releaseGraceMs ?? 10_000);
+      while (this.apiInflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      this.api = null;
+      await this.deps.close?.();
+      this.deps.log.info("profile runtime released its state");
+    })();
+    return this.releasing;
   }
 
   /** Open the runtime once; concurrent callers share the same attempt. */
   async activate(): Promise<void> {
     if (this.state === "ok") return;
-    if (this.state === "stopping") throw new Unavailable("the profile is shutting down");
+    if (this.state === "stopping" || this.state === "released")
+      throw new Unavailable(`the profile is ${this.state === "released" ? "released (handed over)" : "shutting down"}`);
     this.activating ??= (async () => {
       this.state = "starting";
       try {

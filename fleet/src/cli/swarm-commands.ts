@@ -62,7 +62,7 @@ export function swarmCommands(program: Command, client: Client): void {
         else
           process.stdout.write(
             `${table(
-              ["NODE", "HOSTNAME", "ROLE", "STATE", "AVAIL", "ADDR", "CPUS", "MEMORY", "FREE", "PROFILES", "LIMITS"],
+              ["NODE", "HOSTNAME", "ROLE", "STATE", "AVAIL", "ADDR", "CPUS", "MEMORY", "FREE", "HEADROOM", "PROFILES"],
               r.nodes.map((n) => [
                 `${n.name || "-"}${n.self ? " *" : ""}`,
                 n.hostname,
@@ -73,10 +73,13 @@ export function swarmCommands(program: Command, client: Client): void {
                 n.cpus,
                 bytes(n.memory_bytes),
                 n.free_bytes === null ? "-" : bytes(n.free_bytes),
+                bytes(n.headroom_bytes),
                 n.profiles.length ? n.profiles.join(",") : "-",
-                bytes(n.profile_memory_limit_bytes),
               ]),
-            )}\n`,
+            )}\n${r.nodes
+              .filter((n) => n.placeable)
+              .map((n) => `  ${n.name || n.id.slice(0, 12)}: takes no new profile: ${n.placeable}\n`)
+              .join("")}`,
           );
         return r.nodes.every((n) => n.state === "ready") ? EXIT.ok : EXIT.unavailable;
       }),

@@ -149,7 +149,14 @@ export const ArchiveName = z
   .regex(/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?@\d{8}T\d{6}Z$/)
   .describe("<profile>@<UTC stamp>");
 export const ArchiveList = z.object({
-  archives: z.array(z.object({ name: z.string(), profile: z.string(), removed_at: z.string() })),
+  archives: z.array(
+    z.object({
+      name: z.string(),
+      profile: z.string(),
+      removed_at: z.string(),
+      root: z.string().describe("the profiles root it is under (the fleet's, or a swarm node's)"),
+    }),
+  ),
 });
 export const PurgeResult = z.object({ purged: z.string() });
 
@@ -338,6 +345,7 @@ export const SwarmNode = z.object({
   id: z.string(),
   name: z.string().describe("the io.twilight.node label ('' when the fleet has not labelled it)"),
   hostname: z.string(),
+  labels: z.record(z.string(), z.string()).describe("the node's labels (io.twilight.node, io.twilight.profiles-root, ...)"),
   role: z.string(),
   availability: z.string(),
   state: z.string().describe("ready, down, unknown, disconnected"),
@@ -346,8 +354,11 @@ export const SwarmNode = z.object({
   cpus: z.number(),
   memory_bytes: z.number().int(),
   free_bytes: z.number().int().nullable().describe("MemAvailable on this node; null for other nodes"),
-  profiles: z.array(z.string()).describe("swarm profiles whose task runs (or last ran) here"),
+  profiles: z.array(z.string()).describe("swarm profiles whose directory this node holds (registry column node)"),
   profile_memory_limit_bytes: z.number().int().describe("sum of the memory limits of those profiles"),
+  headroom_bytes: z.number().int().describe("memory minus those limits: what placement ranks nodes by"),
+  root: z.string().nullable().describe("the node's profiles root (io.twilight.profiles-root; the fleet's own for this node)"),
+  placeable: z.string().nullable().describe("why a new profile cannot go here now (null: it can)"),
 });
 export const NodeList = z.object({ swarm: SwarmStatus, nodes: z.array(SwarmNode) });
 export const UsageQuery = z.object({

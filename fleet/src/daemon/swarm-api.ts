@@ -7,8 +7,8 @@ import { initSwarm, joinTokens, listNodes, swarmInfo } from "../docker/swarm.js"
 import { memAvailable } from "../lib/proc.js";
 import { limitsForPlan } from "../runtime/container-spec.js";
 import type { DockerDriver } from "../runtime/docker.js";
+import { headroom, rootOf, unfit } from "../runtime/placement.js";
 import type { SwarmDriver } from "../runtime/swarm.js";
-import { NODE_LABEL } from "../runtime/swarm-spec.js";
 import type { FleetContext } from "../workload/context.js";
 import type { Handlers } from "./mount.js";
 
@@ -59,34 +59,43 @@ export function swarmHandlers(d: SwarmDeps): SwarmHandlers {
       return { ...t, command: `docker swarm join --token ${t.worker} ${t.addr}` };
     },
     listNodes: async () => {
-      const docker = needDocker(d).docker;
       const swarm = await status();
-      if (swarm.state !== "active" || !swarm.manager) return { swarm, nodes: [] };
-      const [nodes, rows, placed] = await Promise.all([
-        listNodes(docker),
-        d.ctx.registry.list(),
-        swarmDriver()?.placements() ?? Promise.resolve([]),
-      ]);
-      const byName = new Map(rows.map((r) => [r.name, r]));
+      const drv = swarmDriver();
+      if (swarm.state !== "active" || !swarm.manager || !drv) return { swarm, nodes: [] };
+      const [nodes, rows, raw] = await Promise.all([drv.nodes(0), d.ctx.registry.list(), listNodes(needDocker(d).docker)]);
+      // where each swarm profile's directory is: the registry says (a profile's task may be gone, its data is not)
+      const load = new Map<string, number[]>();
+      const names = new Map<string, string[]>();
+      for (const r of rows)
+        if (r.tier === "swarm") {
+          const n = r.node ?? drv.identity.node;
+          load.set(n, [...(load.get(n) ?? []), limitsForPlan(r.plan).memoryBytes]);
+          names.set(n, [...(names.get(n) ?? []), r.name]);
+        }
+      const policy = { load, need: 0, maxPerNode: d.ctx.cfg.nodeMaxProfiles, ownRoot: d.ctx.cfg.profilesRoot };
       return {
         swarm,
         nodes: nodes.map((n) => {
-          const here = placed.filter((p) => p.nodeId === n.id && byName.get(p.profile)?.generation === p.generation);
-          const self = n.id === swarm.node_id;
+          const r = raw.find((x) => x.id === n.id);
+          const limits = (load.get(n.name) ?? []).reduce((a, b) => a + b, 0);
           return {
             id: n.id,
-            name: n.labels[NODE_LABEL] ?? "",
-            hostname: n.hostname,
-            role: n.role,
+            name: n.name,
+            hostname: r?.hostname ?? "",
+            labels: r?.labels ?? {},
+            role: r?.role ?? "",
             availability: n.availability,
             state: n.state,
             addr: n.addr,
-            self,
-            cpus: n.cpus,
+            self: n.self,
+            cpus: r?.cpus ?? 0,
             memory_bytes: n.memoryBytes,
-            free_bytes: self ? memAvailable() : null,
-            profiles: here.map((p) => p.profile).sort(),
-            profile_memory_limit_bytes: here.reduce((a, p) => a + limitsForPlan(byName.get(p.profile)?.plan).memoryBytes, 0),
+            free_bytes: n.self ? memAvailable() : null,
+            profiles: (n.name ? (names.get(n.name) ?? []) : []).sort(),
+            profile_memory_limit_bytes: limits,
+            headroom_bytes: headroom(n, load),
+            root: n.self ? rootOf(n, d.ctx.cfg.profilesRoot) : (n.root ?? null),
+            placeable: unfit(n, policy) ?? null,
           };
         }),
       };

@@ -508,27 +508,6 @@ export class SwarmDriver implements RuntimeDriver {
     return out;
   }
 
-  /** Where each swarm profile's newest task is (node id), for `hermes-admin nodes`. One listing of each kind. */
-  async placements(): Promise<Array<{ profile: string; generation: number; nodeId: string | undefined; running: boolean }>> {
-    const services = (await this.docker
-      .listServices({ filters: { label: [`${LABELS.managedBy}=${MANAGED_BY}`, `${LABELS.tier}=swarm`] } })
-      .catch((e: unknown) => {
-        throw engineError("list services", e);
-      })) as unknown as ServiceInfo[];
-    const tasks = (await this.docker.listTasks().catch((e: unknown) => {
-      throw engineError("list tasks", e);
-    })) as unknown as Array<TaskInfo & { ServiceID: string }>;
-    return services.map((s) => {
-      const t = newestTask(tasks.filter((x) => x.ServiceID === s.ID));
-      return {
-        profile: s.Spec.Labels[LABELS.profile] ?? "",
-        generation: Number(s.Spec.Labels[LABELS.generation]),
-        nodeId: t?.NodeID,
-        running: taskRunning(t),
-      };
-    });
-  }
-
   onExit(listener: ExitListener): void {
     this.exits.onExit(listener);
   }

@@ -3,7 +3,9 @@
  * through, and the end of a rolled-back handover (the row says what happened, held callers are released, one typed
  * error that names the failed step).
  */
-import { DomainError } from "@twilight/core";
+import { DomainError, TimeoutError } from "@twilight/core";
+import { squatter } from "../lib/sockets.js";
+import { readProfileEnv } from "../profiles/layout.js";
 import type { ProfilePatch } from "../registry/types.js";
 import { audit } from "../workload/audit.js";
 import type { FleetContext } from "../workload/context.js";
@@ -86,4 +88,36 @@ export function rollbackError(err: unknown, r: Pick<RolledBack, "name" | "what" 
       cause: err,
     },
   );
+}
+
+/**
+ * Tell a standby runtime to open the profile's state and serve (the handover's last step). Its key goes only to a
+ * port whose every listener is the expected owner (on this host); another node's port is that task's own.
+ */
+export async function activateAt(ep: Endpoint, dir: string, uid: number): Promise<void> {
+  await adminCall(ep, dir, uid, "activate");
+}
+
+/**
+ * Tell a runtime that has been serving to hand its state over (`POST /admin/release`): it answers once its requests in
+ * flight are done and state.db is closed, so a copy of the directory taken after it is consistent.
+ */
+export async function releaseAt(ep: Endpoint, dir: string, uid: number): Promise<void> {
+  await adminCall(ep, dir, uid, "release");
+}
+
+type Endpoint = { host: string; port: number; owner?: number };
+
+async function adminCall(ep: Endpoint, dir: string, uid: number, what: "activate" | "release"): Promise<void> {
+  const other = ep.owner === undefined ? undefined : squatter(ep.port, ep.owner);
+  if (other) throw new DomainError("UNAVAILABLE", `not sending the profile's key to port ${ep.port}: ${other}`);
+  const env = await readProfileEnv(dir, uid);
+  const res = await fetch(`http://${ep.host}:${ep.port}/admin/${what}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${env.API_SERVER_KEY ?? ""}` },
+    signal: AbortSignal.timeout(15_000),
+  }).catch((e: Error) => {
+    throw new TimeoutError(`${what} request failed: ${e.message}`);
+  });
+  if (!res.ok) throw new DomainError("DRIVER", `${what} answered HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`);
 }

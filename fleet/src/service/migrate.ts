@@ -4,9 +4,8 @@
  *   prepare -> standby start -> health(standby) -> hold -> drain -> stop old -> activate new -> health(ok) -> switch -> release
  * Any failure rolls back to the old tier and leaves the profile serving, with the reason. Every step is an event.
  */
-import { DomainError, inContainer, Precondition, type Tier, TimeoutError } from "@twilight/core";
-import { squatter } from "../lib/sockets.js";
-import { readProfileEnv, writeConfig } from "../profiles/layout.js";
+import { inContainer, Precondition, type Tier } from "@twilight/core";
+import { writeConfig } from "../profiles/layout.js";
 import type { ProfileRow } from "../registry/types.js";
 import type { WorkloadHandle, WorkloadSpec } from "../runtime/types.js";
 import type { Supervisor } from "../supervisor/supervisor.js";
@@ -14,26 +13,8 @@ import { portLeases } from "../workload/allocate.js";
 import { type FleetContext, type KeyedMutex, noProgress, type Progress } from "../workload/context.js";
 import { waitHealthy } from "../workload/health.js";
 import { handlePatch, specOf } from "../workload/workloads.js";
-import { handoverEvent, rollbackError, type StepTimer, settleRollback, stepTimer } from "./handover.js";
+import { activateAt, handoverEvent, rollbackError, type StepTimer, settleRollback, stepTimer } from "./handover.js";
 import type { ProfileService } from "./profiles.js";
-
-/**
- * Tell a standby runtime to open the profile's state and serve (the handover's last step). Its key goes only to a
- * port whose every listener is the expected owner (on this host); another node's port is that task's own.
- */
-export async function activateAt(ep: { host: string; port: number; owner?: number }, dir: string, uid: number): Promise<void> {
-  const other = ep.owner === undefined ? undefined : squatter(ep.port, ep.owner);
-  if (other) throw new DomainError("UNAVAILABLE", `not sending the profile's key to its new port: ${other}`);
-  const env = await readProfileEnv(dir, uid);
-  const res = await fetch(`http://${ep.host}:${ep.port}/admin/activate`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${env.API_SERVER_KEY ?? ""}` },
-    signal: AbortSignal.timeout(10_000),
-  }).catch((e: Error) => {
-    throw new TimeoutError(`activation request failed: ${e.message}`);
-  });
-  if (!res.ok) throw new DomainError("DRIVER", `activation answered HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`);
-}
 
 /** What the front door offers a migration: hold new requests, wait for in-flight ones, release. */
 export interface TrafficGate {

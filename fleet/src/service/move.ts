@@ -21,8 +21,8 @@ import type { Supervisor } from "../supervisor/supervisor.js";
 import { type FleetContext, type KeyedMutex, noProgress, type Progress } from "../workload/context.js";
 import { waitHealthy } from "../workload/health.js";
 import { endpointOf, handlePatch, specOf, startWorkload } from "../workload/workloads.js";
-import { handoverEvent, rollbackError, type StepTimer, settleRollback, stepTimer } from "./handover.js";
-import { activateAt, type TrafficGate } from "./migrate.js";
+import { activateAt, handoverEvent, releaseAt, rollbackError, type StepTimer, settleRollback, stepTimer } from "./handover.js";
+import type { TrafficGate } from "./migrate.js";
 import type { ProfileService } from "./profiles.js";
 
 export interface MoveOptions {
@@ -203,6 +203,7 @@ export class Mover {
     this.gate.maxHeldMs.delete(name);
     let held = false;
     let oldStopped = false;
+    let released = false;
     let handle: WorkloadHandle | undefined;
     let holdStart = 0;
     const render = this.profiles.renderInput({ ...row, generation: gen, node: o.node }, "swarm");
@@ -229,9 +230,18 @@ export class Mover {
       t.step("hold");
       const drained = await this.gate.drain(name, o.drainTimeoutMs ?? 10_000);
       t.step("drained", { complete: drained });
-      await this.supervisor.quietly(name, () => swarm.stop(oldSpec, { timeoutMs: this.ctx.cfg.stopTimeoutMs }));
-      oldStopped = true;
-      t.step("source-stopped");
+      // the source hands its state over (state.db closed when it answers): the copy after it is consistent, and its
+      // task is stopped after the switch, out of the pause (the swarm takes seconds to stop a task on another node).
+      // A runtime that cannot release (an older one) is stopped here instead.
+      try {
+        await releaseAt(await endpointOf(this.ctx, row), row.profile_path, row.uid);
+        released = true;
+        t.step("source-released");
+      } catch (e) {
+        await this.supervisor.quietly(name, () => swarm.stop(oldSpec, { timeoutMs: this.ctx.cfg.stopTimeoutMs }));
+        oldStopped = true;
+        t.step("source-stopped", { release: (e as Error).message });
+      }
       const fin = await copyTree(row.profile_path, dir, { sync: true });
       // the sync brought the source's config.yaml back: this node's (generation, data-service URL) again
       await writeConfig(dir, this.ctx.cfg.templateDir, render, { uid: 0, gid: row.gid });
@@ -294,6 +304,13 @@ export class Mover {
       await removeProfileDir(dirname(dir), name).catch(() => undefined);
       let restartError: string | undefined;
       let restored: WorkloadHandle | undefined;
+      if (released && !oldStopped) {
+        // a released runtime never serves again: its task is replaced by a fresh one of the same generation
+        await this.supervisor
+          .quietly(name, () => swarm.stop(oldSpec, { timeoutMs: this.ctx.cfg.stopTimeoutMs }))
+          .catch(() => undefined);
+        oldStopped = true;
+      }
       if (oldStopped) {
         try {
           restored = await swarm.start(oldSpec);

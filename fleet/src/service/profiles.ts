@@ -488,13 +488,26 @@ export class ProfileService {
     });
   }
 
-  archives() {
-    return listArchives(this.ctx.cfg.profilesRoot);
+  /** Every profiles root the fleet keeps directories under: its own and each swarm node's (moved-away copies). */
+  private async roots(): Promise<string[]> {
+    const roots = [this.ctx.cfg.profilesRoot];
+    if (this.ctx.drivers.has("swarm")) {
+      const nodes = await (this.ctx.drivers.for("swarm") as SwarmDriver).nodes().catch(() => []);
+      for (const n of nodes) if (n.root && !roots.includes(n.root)) roots.push(n.root);
+    }
+    return roots;
+  }
+
+  async archives() {
+    const out: Array<{ name: string; profile: string; removed_at: string; root: string }> = [];
+    for (const root of await this.roots()) for (const a of await listArchives(root)) out.push({ ...a, root });
+    return out.sort((a, b) => b.removed_at.localeCompare(a.removed_at));
   }
 
   async purgeArchive(archive: string, actor: string): Promise<void> {
-    if (!(await purgeArchive(this.ctx.cfg.profilesRoot, archive)))
-      throw new NotFound("archive", archive, "`hermes-admin archives` lists the kept directories");
+    let purged = false;
+    for (const root of await this.roots()) if (await purgeArchive(root, archive)) purged = true;
+    if (!purged) throw new NotFound("archive", archive, "`hermes-admin archives` lists the kept directories");
     await this.event(archive.split("@")[0] as string, actor, "purge-archive", "ok", { archive });
   }
 
