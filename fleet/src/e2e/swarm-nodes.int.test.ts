@@ -64,6 +64,7 @@ describe("two swarm nodes on one machine", { skip: cannot ? `cannot make a node 
       FLEET_MCP_CONTAINER: MCP_NAME,
       FLEET_MCP_HOST_PORT: String(MCP_PORT),
       FLEET_MCP_URL_REMOTE: REMOTE_MCP,
+      FLEET_NODE_MAX_PROFILES: "2",
     });
     await h.startDaemon();
     const init = h.cli(["swarm", "init", "--json"]);
@@ -92,7 +93,7 @@ describe("two swarm nodes on one machine", { skip: cannot ? `cannot make a node 
     } finally {
       h?.cli(["mcp", "down"]);
       await h?.cleanup();
-      for (const n of ["mn-a", "mn-b"])
+      for (const n of ["mn-a", "mn-b", "mn-c"])
         for (const s of await servicesOf(n))
           await docker
             .getService(s.ID)
@@ -267,6 +268,17 @@ describe("two swarm nodes on one machine", { skip: cannot ? `cannot make a node 
     assert.equal(kept.uid, 0);
     assert.equal(kept.mode & 0o777, 0o700);
     assert.throws(() => lstatSync(before.profile_path), "nothing is left at the old path");
+    // the other node holds two now, the cap: placement says so and goes elsewhere
+    const full = (JSON.parse(h.cli(["nodes", "--json"]).stdout) as { nodes: Array<NodeRow & { placeable: string | null }> })
+      .nodes;
+    assert.match(full.find((x) => x.id === other.nodeId)?.placeable ?? "", /holds 2 profiles \(the cap is 2\)/);
+    const refused = h.cli(["spawn", "mn-c", "--tier", "swarm", "--node", other.name]);
+    assert.equal(refused.code, 4, refused.stderr);
+    assert.match(refused.stderr, /cap is 2/);
+    const placed = await h.cliAsync(["spawn", "mn-c", "--tier", "swarm"]);
+    assert.equal(placed.code, 0, placed.stderr);
+    assert.equal(row("mn-c").node, selfName, "placed on the node with room");
+    assert.equal(h.cli(["rm", "mn-c", "--force", "--purge"]).code, 0);
   });
 
   test("a node cut off: reported down (exit 5), its profiles unreachable and not restarted anywhere; back when healed", async () => {

@@ -25,6 +25,7 @@ interface P {
   api_base: string;
   profile_path: string;
   generation: number;
+  node: string | null;
 }
 
 type ServiceInspect = {
@@ -144,6 +145,14 @@ describe("swarm tier on one node", () => {
     assert.equal(ok.status, 200);
     const bad = await fetch(`${p.api_base}/models`, { headers: { authorization: "Bearer wrong-key-0000" } });
     assert.equal(bad.status, 401);
+  });
+
+  test("`move` to the node it is on is a no-op that says so", async () => {
+    const self = (JSON.parse(h.cli(["swarm", "status", "--json"]).stdout) as { node: string }).node;
+    const r = h.cli(["move", name, "--to-node", self, "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { outcome: string }).outcome, "noop");
+    assert.equal(row().node, self);
   });
 
   test("health through the front door; `nodes` shows the profile on this node", async () => {

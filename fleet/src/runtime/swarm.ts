@@ -17,7 +17,7 @@ import type { Readable } from "node:stream";
 import { Conflict, createLogger, DriverError, LABELS, type Logger, MANAGED_BY, Precondition, workloadName } from "@twilight/core";
 import type Docker from "dockerode";
 import { dockerClient, engineError, isNotFound, sleep, statusOf } from "../docker/client.js";
-import { listNodes } from "../docker/swarm.js";
+import { listNodes, swarmInfo } from "../docker/swarm.js";
 import { imageRefs, projectVersion } from "../images/refs.js";
 import { readNoFollow } from "../lib/safe-fs.js";
 import type { ContainerLimits } from "./container-spec.js";
@@ -146,36 +146,31 @@ export function nodeNameFrom(hostname: string): string {
  * the local node with io.twilight.node (from its hostname) once, so placement constraints have something to match.
  */
 export async function swarmIdentity(docker: Docker): Promise<SwarmIdentity> {
-  let info: { Swarm?: { LocalNodeState?: string; NodeID?: string; ControlAvailable?: boolean } };
-  try {
-    info = (await docker.info()) as typeof info;
-  } catch (e) {
-    throw engineError("ask the Docker engine about its swarm", e);
-  }
-  const s = info.Swarm;
-  if (s?.LocalNodeState !== "active" || !s.NodeID)
-    throw new DriverError("swarm", `this Docker engine is not part of a swarm (state ${s?.LocalNodeState ?? "unknown"})`, {
+  const info = await swarmInfo(docker);
+  if (info.state !== "active" || !info.nodeId)
+    throw new DriverError("swarm", `this Docker engine is not part of a swarm (state ${info.state})`, {
       hint: "run `hermes-admin swarm init` (or join this host to the swarm), then restart the fleet",
     });
-  if (!s.ControlAvailable)
+  if (!info.manager)
     throw new DriverError("swarm", "this Docker engine is a swarm worker; the fleet needs a manager", {
       hint: "run the fleet on a manager node, or promote this one (`docker node promote`)",
     });
-  const node = docker.getNode(s.NodeID);
+  const nodeId = info.nodeId;
+  const node = docker.getNode(nodeId);
   type NodeInfo = { Version: { Index: number }; Spec: { Labels?: Record<string, string> }; Description?: { Hostname?: string } };
   for (let attempt = 0; attempt < 3; attempt++) {
     const n = (await node.inspect().catch((e: unknown) => {
       throw engineError("inspect this swarm node", e);
     })) as NodeInfo;
     const have = n.Spec.Labels?.[NODE_LABEL];
-    if (have) return { nodeId: s.NodeID, node: have };
-    const name = nodeNameFrom(n.Description?.Hostname ?? s.NodeID);
+    if (have) return { nodeId, node: have };
+    const name = nodeNameFrom(n.Description?.Hostname ?? nodeId);
     try {
       await node.update({
         _query: { version: n.Version.Index },
         _body: { ...n.Spec, Labels: { ...n.Spec.Labels, [NODE_LABEL]: name } },
       });
-      return { nodeId: s.NodeID, node: name };
+      return { nodeId, node: name };
     } catch (e) {
       if (statusOf(e) !== 500 && statusOf(e) !== 409) throw engineError("label this swarm node", e);
       // update out of sequence: another writer won; read again
