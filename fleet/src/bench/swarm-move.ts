@@ -12,9 +12,8 @@ import { parseArgs } from "node:util";
 import { dockerClient } from "../docker/client.js";
 import { buildImages } from "../images/builder.js";
 import { imageRefs, projectVersion } from "../images/refs.js";
-import { NODE_LABEL, NODE_ROOT_LABEL } from "../runtime/swarm-spec.js";
 import { fleetHarness } from "../testing/harness.js";
-import { addSwarmNode, canMakeSwarmNode } from "../testing/swarm-node.js";
+import { addSwarmNode, canMakeSwarmNode, prepareForProfiles } from "../testing/swarm-node.js";
 import { ProfileClient, steadyLoad } from "../verify/profile-client.js";
 import { median } from "./stats.js";
 
@@ -40,15 +39,7 @@ try {
   if (init.code !== 0) throw new Error(init.stderr);
   const self = (JSON.parse(init.stdout) as { node: string }).node;
   node = await addSwarmNode(docker);
-  const n = docker.getNode(node.nodeId);
-  const info = (await n.inspect()) as { Version: { Index: number }; Spec: { Labels?: Record<string, string> } };
-  await n.update({
-    _query: { version: info.Version.Index },
-    _body: { ...info.Spec, Labels: { ...info.Spec.Labels, [NODE_LABEL]: node.name, [NODE_ROOT_LABEL]: nodeRoot } },
-  });
-  const tar = (await docker.getImage(imageRefs(await projectVersion()).profile).get()) as NodeJS.ReadableStream;
-  const load = (await node.docker.loadImage(tar)) as NodeJS.ReadableStream;
-  await new Promise((res, rej) => load.on("end", res).on("error", rej).resume());
+  await prepareForProfiles(docker, node, nodeRoot, [imageRefs(await projectVersion()).profile]);
 
   const name = "bench-move";
   const sp = await h.cliAsync(["spawn", name, "--tier", "swarm", "--node", self]);

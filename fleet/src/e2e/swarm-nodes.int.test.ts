@@ -12,9 +12,8 @@ import { after, before, describe, test } from "node:test";
 import { dockerClient } from "../docker/client.js";
 import { buildImages } from "../images/builder.js";
 import { imageRefs, projectVersion } from "../images/refs.js";
-import { NODE_LABEL, NODE_ROOT_LABEL } from "../runtime/swarm-spec.js";
 import { eventually, type FleetHarness, fleetHarness } from "../testing/harness.js";
-import { addSwarmNode, canMakeSwarmNode, type SwarmNode } from "../testing/swarm-node.js";
+import { addSwarmNode, canMakeSwarmNode, prepareForProfiles, type SwarmNode } from "../testing/swarm-node.js";
 import { ProfileClient } from "../verify/profile-client.js";
 
 interface NodeRow {
@@ -71,21 +70,8 @@ describe("two swarm nodes on one machine", { skip: cannot ? `cannot make a node 
     assert.equal(init.code, 0, init.stderr);
     selfName = (JSON.parse(init.stdout) as { node: string }).node;
     node = await addSwarmNode(docker);
-    const n = docker.getNode(node.nodeId);
-    const info = (await n.inspect()) as { Version: { Index: number }; Spec: { Labels?: Record<string, string> } };
-    await n.update({
-      _query: { version: info.Version.Index },
-      _body: { ...info.Spec, Labels: { ...info.Spec.Labels, [NODE_LABEL]: node.name, [NODE_ROOT_LABEL]: nodeRoot } },
-    });
     // no registry here: the node gets the profile image as `docker save | docker load` (the id stays the same)
-    const ref = imageRefs(await projectVersion()).profile;
-    const tar = (await docker.getImage(ref).get()) as NodeJS.ReadableStream;
-    const load = (await node.docker.loadImage(tar)) as NodeJS.ReadableStream;
-    await new Promise((res, rej) => {
-      load.on("end", res);
-      load.on("error", rej);
-      load.resume();
-    });
+    await prepareForProfiles(docker, node, nodeRoot, [imageRefs(await projectVersion()).profile]);
   });
   after(async () => {
     try {

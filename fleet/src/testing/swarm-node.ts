@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import Docker from "dockerode";
 import { sleep } from "../docker/client.js";
+import { NODE_LABEL, NODE_ROOT_LABEL } from "../runtime/swarm-spec.js";
 
 export interface SwarmNode {
   name: string;
@@ -165,5 +166,23 @@ export async function addSwarmNode(manager: Docker): Promise<SwarmNode> {
   } catch (e) {
     await teardown();
     throw e;
+  }
+}
+
+/**
+ * Make a joined node ready for profiles: its fleet name and profiles root as node labels, and the given images loaded
+ * into its engine as `docker save | docker load` (no registry; the ids stay the same, as services name images by id).
+ */
+export async function prepareForProfiles(manager: Docker, node: SwarmNode, root: string, images: string[]): Promise<void> {
+  const n = manager.getNode(node.nodeId);
+  const info = (await n.inspect()) as { Version: { Index: number }; Spec: { Labels?: Record<string, string> } };
+  await n.update({
+    _query: { version: info.Version.Index },
+    _body: { ...info.Spec, Labels: { ...info.Spec.Labels, [NODE_LABEL]: node.name, [NODE_ROOT_LABEL]: root } },
+  });
+  for (const ref of images) {
+    const tar = (await manager.getImage(ref).get()) as NodeJS.ReadableStream;
+    const load = (await node.docker.loadImage(tar)) as NodeJS.ReadableStream;
+    await new Promise((res, rej) => load.on("end", res).on("error", rej).resume());
   }
 }
