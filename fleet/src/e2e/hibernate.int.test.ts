@@ -115,8 +115,17 @@ describe("hibernation: idle profiles sleep and the front door wakes them", () =>
       for (const [j, r] of rs.entries()) assert.equal(r.code, 0, `${batch[j]}: ${r.stderr}`);
       names.push(...batch);
     }
-    await eventually(() => many.every((n) => row(n).status === "sleeping"), 60_000, "all 20 asleep");
-    const clients = many.map((n) => new ProfileClient(n, h.url, row(n).profile_path));
+    // one `list` per poll (a CLI call per profile per poll was most of this test's time)
+    const asleepAll = await eventually(
+      () => {
+        const all = rows().filter((r) => many.includes(r.name));
+        return all.length === many.length && all.every((r) => r.status === "sleeping") ? all : undefined;
+      },
+      60_000,
+      "all 20 asleep",
+    );
+    const pathOf = new Map(asleepAll.map((r) => [r.name, r.profile_path]));
+    const clients = many.map((n) => new ProfileClient(n, h.url, pathOf.get(n) as string));
     const t0 = performance.now();
     const results = await Promise.all(Array.from({ length: 100 }, (_, i) => (clients[i % 20] as ProfileClient).ping(60_000)));
     const wall = performance.now() - t0;
@@ -130,8 +139,9 @@ describe("hibernation: idle profiles sleep and the front door wakes them", () =>
     // the five requests of a profile share one wake (a profile can sleep again, idle, before a late request of the
     // burst arrives on this 2-core host: that one wakes it again, which is right)
     let wakes = 0;
+    const all = h.cliJson<{ events: Array<Ev & { profile: string }> }>(["events", "--limit", "1000"]).events;
     for (const n of many) {
-      const w = events(n).filter((e) => e.action === "wake");
+      const w = all.filter((e) => e.profile === n && e.action === "wake");
       assert.ok(w.length >= 1 && w.every((e) => e.result === "ok"), `${n}: ${JSON.stringify(w)}`);
       wakes += w.length;
     }

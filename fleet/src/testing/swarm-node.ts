@@ -6,7 +6,7 @@
  * data directory, and the node from the swarm's list.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import Docker from "dockerode";
 import { sleep } from "../docker/client.js";
@@ -42,6 +42,21 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Pids (not ours) whose command line contains `needle`: the processes a node's engine started under its root. */
+function processesNaming(needle: string): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync("/proc")) {
+    const pid = Number(d);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(needle)) out.push(pid);
+    } catch {
+      /* exited */
+    }
+  }
+  return out;
+}
+
 /** Whether this machine can make such a node (root, iproute2, nsenter, dockerd). */
 export function canMakeSwarmNode(): string | undefined {
   if (process.getuid?.() !== 0) return "needs root";
@@ -67,6 +82,15 @@ export async function addSwarmNode(manager: Docker): Promise<SwarmNode> {
       process.kill(dockerdPid, "SIGTERM");
       for (let i = 0; i < 100 && alive(dockerdPid); i++) await sleep(100);
       if (alive(dockerdPid)) process.kill(dockerdPid, "SIGKILL");
+    }
+    // a SIGKILLed dockerd leaves its containerd shims (and a container they still hold): every process whose command
+    // line names this node's own directories, by pid
+    for (const pid of processesNaming(`${root}/`)) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        /* gone meanwhile */
+      }
     }
     spawnSync("ip", ["netns", "del", name]);
     spawnSync("ip", ["link", "del", hostSide]);
