@@ -5,9 +5,8 @@
 import { Precondition } from "@twilight/core";
 import { initSwarm, joinTokens, listNodes, swarmInfo } from "../docker/swarm.js";
 import { memAvailable } from "../lib/proc.js";
-import { limitsForPlan } from "../runtime/container-spec.js";
 import type { DockerDriver } from "../runtime/docker.js";
-import { headroom, rootOf, unfit } from "../runtime/placement.js";
+import { headroom, nodeLoad, rootOf, unfit } from "../runtime/placement.js";
 import type { SwarmDriver } from "../runtime/swarm.js";
 import type { FleetContext } from "../workload/context.js";
 import type { Handlers } from "./mount.js";
@@ -64,14 +63,7 @@ export function swarmHandlers(d: SwarmDeps): SwarmHandlers {
       if (swarm.state !== "active" || !swarm.manager || !drv) return { swarm, nodes: [] };
       const [nodes, rows, raw] = await Promise.all([drv.nodes(0), d.ctx.registry.list(), listNodes(needDocker(d).docker)]);
       // where each swarm profile's directory is: the registry says (a profile's task may be gone, its data is not)
-      const load = new Map<string, number[]>();
-      const names = new Map<string, string[]>();
-      for (const r of rows)
-        if (r.tier === "swarm") {
-          const n = r.node ?? drv.identity.node;
-          load.set(n, [...(load.get(n) ?? []), limitsForPlan(r.plan).memoryBytes]);
-          names.set(n, [...(names.get(n) ?? []), r.name]);
-        }
+      const { load, names } = nodeLoad(rows, drv.identity.node);
       const policy = { load, need: 0, maxPerNode: d.ctx.cfg.nodeMaxProfiles, ownRoot: d.ctx.cfg.profilesRoot };
       return {
         swarm,

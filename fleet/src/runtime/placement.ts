@@ -3,6 +3,7 @@
  * root the fleet reaches), the one with the most memory left after the plan limits of the profiles already there,
  * under a per-node cap on the number of profiles. Ties go to the fleet's own node, then by name (stable).
  */
+import { limitsForPlan } from "./limits.js";
 import type { FleetNode } from "./swarm.js";
 
 export interface PlacementInput {
@@ -20,6 +21,25 @@ export interface PlacementInput {
 export interface Placement {
   node: string;
   root: string;
+}
+
+/**
+ * What each node holds (registry rows of the swarm tier; a row without a node is on `self`): the memory limit of each
+ * of its profiles, and their names. The one place placement, `move` and `nodes` count a node's profiles.
+ */
+export function nodeLoad(
+  rows: ReadonlyArray<{ name: string; tier: string; node: string | null; plan: string | null }>,
+  self: string,
+): { load: Map<string, number[]>; names: Map<string, string[]> } {
+  const load = new Map<string, number[]>();
+  const names = new Map<string, string[]>();
+  for (const r of rows)
+    if (r.tier === "swarm") {
+      const n = r.node ?? self;
+      load.set(n, [...(load.get(n) ?? []), limitsForPlan(r.plan).memoryBytes]);
+      names.set(n, [...(names.get(n) ?? []), r.name]);
+    }
+  return { load, names };
 }
 
 /** Why a node cannot take a profile, or undefined when it can. */

@@ -14,7 +14,7 @@ import { lstatOrUndefined } from "../lib/safe-fs.js";
 import { copyTree } from "../profiles/copy-tree.js";
 import { archiveProfileDir, removeProfileDir, writeConfig } from "../profiles/layout.js";
 import type { ProfileRow } from "../registry/types.js";
-import { rootOf, unfit } from "../runtime/placement.js";
+import { nodeLoad, rootOf, unfit } from "../runtime/placement.js";
 import type { SwarmDriver } from "../runtime/swarm.js";
 import type { WorkloadHandle, WorkloadSpec } from "../runtime/types.js";
 import type { Supervisor } from "../supervisor/supervisor.js";
@@ -106,9 +106,7 @@ export class Mover {
           hint: "restore the profile from its latest backup instead (hermes-admin restore)",
         });
       const target = await swarm.node(o.node, 0);
-      const load = new Map<string, number[]>();
-      for (const r of await this.ctx.registry.list())
-        if (r.tier === "swarm") load.set(r.node ?? swarm.identity.node, [...(load.get(r.node ?? swarm.identity.node) ?? []), 0]);
+      const { load } = nodeLoad(await this.ctx.registry.list(), swarm.identity.node);
       const why = unfit(target, { load, need: 0, maxPerNode: this.ctx.cfg.nodeMaxProfiles, ownRoot: this.ctx.cfg.profilesRoot });
       if (why) throw new Precondition(`node ${o.node} cannot take ${name}: ${why}`, { hint: "`hermes-admin nodes`" });
       const dir = join(rootOf(target, this.ctx.cfg.profilesRoot), name);

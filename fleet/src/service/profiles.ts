@@ -38,7 +38,7 @@ import {
 import { PINNED_KEYS_REL } from "../profiles/pinned-keys.js";
 import type { ProfileRow } from "../registry/types.js";
 import { limitsForPlan } from "../runtime/limits.js";
-import { place, rootOf, unfit } from "../runtime/placement.js";
+import { nodeLoad, place, rootOf, unfit } from "../runtime/placement.js";
 import type { SwarmDriver } from "../runtime/swarm.js";
 import type { WorkloadStats } from "../runtime/types.js";
 import type { Supervisor } from "../supervisor/supervisor.js";
@@ -157,12 +157,7 @@ export class ProfileService {
   async placeSwarm(rows: ProfileRow[], req: Pick<SpawnRequest, "node" | "plan">): Promise<{ node: string; root: string }> {
     const swarm = this.ctx.drivers.for("swarm") as SwarmDriver;
     const nodes = await swarm.nodes(0);
-    const load = new Map<string, number[]>();
-    for (const r of rows)
-      if (r.tier === "swarm") {
-        const n = r.node ?? swarm.identity.node;
-        load.set(n, [...(load.get(n) ?? []), limitsForPlan(r.plan).memoryBytes]);
-      }
+    const { load } = nodeLoad(rows, swarm.identity.node);
     const input = {
       load,
       need: limitsForPlan(req.plan ?? null).memoryBytes,

@@ -11,6 +11,7 @@
  * Workloads of other fleets on the same host (another ops dir) are never touched: ownership is proven by directory.
  */
 import { readdir, rm } from "node:fs/promises";
+import { dirname } from "node:path";
 import { isPlan, isProfileName } from "@twilight/core";
 import { killUid } from "../lib/proc.js";
 import { archiveProfileDir, profileDir, readProfileEnv, writeConfig } from "../profiles/layout.js";
@@ -89,7 +90,8 @@ export async function reconcileAtStart(
       killUid(row.uid);
       await ctx.tokens.revoke(row.name).catch(() => undefined);
       await ctx.modelKeys.revoke(row.name).catch(() => undefined);
-      await rm(profileDir(ctx.cfg.profilesRoot, row.name), { recursive: true, force: true });
+      // the directory under its own root: the fleet's, or the root of the swarm node that was to hold it
+      await rm(profileDir(dirname(row.profile_path), row.name), { recursive: true, force: true });
       await ctx.registry.remove(row.name);
       r.abandonedSpawns.push(row.name);
       await audit(ctx, {
