@@ -7,10 +7,26 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { type Logger, Router, requireBearer, sendError, sendJson, Unavailable } from "@twilight/core";
+import { InputInvalid, type Logger, Router, readJson, requireBearer, sendError, sendJson, Unavailable } from "@twilight/core";
 import type { AgentMetrics } from "./metrics.js";
 
-export type AgentState = "standby" | "starting" | "ok" | "stopping" | "released";
+export type AgentState = "pooled" | "standby" | "starting" | "ok" | "stopping" | "released";
+
+/**
+ * A pooled runtime (the fleet's warm pool): started under a pre-allocated uid with no profile and no secret, it answers
+ * /health as `pooled` and nothing else until `POST /admin/assign` (bearer: the pool key it was started with) hands it
+ * a profile: the environment a fresh start of that profile would get and its directory. It then takes that environment
+ * as its own, builds the profile's server dependencies with `assign` and activates, exactly as a fresh start does.
+ */
+export interface PoolAssignment {
+  env: Record<string, string>;
+  cwd: string;
+}
+export interface PoolOptions {
+  key: string;
+  log: Logger;
+  assign: (a: PoolAssignment) => Promise<ServerDeps>;
+}
 
 export interface ServerDeps {
   profile: string;
@@ -29,7 +45,7 @@ export interface ServerDeps {
 }
 
 export class AgentServer {
-  state: AgentState = "standby";
+  state: AgentState;
   private api: Router | null = null;
   private readonly started = Date.now();
   private readonly base = new Router();
@@ -40,31 +56,46 @@ export class AgentServer {
   private activating: Promise<void> | null = null;
   private releasing: Promise<void> | null = null;
 
-  constructor(private readonly deps: ServerDeps) {
+  /** The profile's dependencies; until a pooled runtime is assigned, a stand-in that only logs (never read otherwise). */
+  private deps: ServerDeps;
+  private readonly pool: PoolOptions | null;
+  private assigning: Promise<void> | null = null;
+
+  /** A runtime of one profile (`deps`), or, with `pool` and no `deps`, a pooled runtime waiting for its profile. */
+  constructor(deps: ServerDeps | null, pool?: PoolOptions) {
+    this.deps = deps ?? unassigned(pool as PoolOptions);
+    this.pool = pool ?? null;
+    this.state = pool ? "pooled" : "standby";
     const health = (_q: IncomingMessage, res: ServerResponse) => sendJson(res, 200, this.health());
     this.base.on("GET", "/health", health).on("GET", "/v1/health", health);
     this.base.on("GET", "/metrics", async (req, res) => {
-      requireBearer(req, deps.apiKey);
-      const text = await deps.metrics.registry.metrics();
-      res.writeHead(200, { "content-type": deps.metrics.registry.contentType });
+      this.requireAssigned(req);
+      const text = await this.deps.metrics.registry.metrics();
+      res.writeHead(200, { "content-type": this.deps.metrics.registry.contentType });
       res.end(text);
     });
     this.base.on("POST", "/admin/activate", async (req, res) => {
-      requireBearer(req, deps.apiKey);
+      this.requireAssigned(req);
       await this.activate();
       sendJson(res, 200, this.health());
     });
     this.base.on("POST", "/admin/release", async (req, res) => {
-      requireBearer(req, deps.apiKey);
+      this.requireAssigned(req);
       await this.release();
+      sendJson(res, 200, this.health());
+    });
+    this.base.on("POST", "/admin/assign", async (req, res) => {
+      if (!this.pool) throw new Unavailable("this runtime was not started pooled");
+      requireBearer(req, this.pool.key);
+      await this.assign(parseAssignment(await readJson(req, 256 * 1024)));
       sendJson(res, 200, this.health());
     });
     this.http = createServer((req, res) => {
       this.inflight++;
-      deps.idle?.busy();
+      this.deps.idle?.busy();
       res.on("close", () => {
         this.inflight--;
-        deps.idle?.done(this.inflight);
+        this.deps.idle?.done(this.inflight);
       });
       void this.dispatch(req, res);
     });
@@ -72,7 +103,25 @@ export class AgentServer {
     this.http.requestTimeout = 120_000;
   }
 
+  /** Auth of the admin edge once the runtime has a profile; a pooled runtime has none to offer. */
+  private requireAssigned(req: IncomingMessage): void {
+    if (this.state === "pooled") throw new Unavailable("this runtime is pooled: no profile is assigned to it yet");
+    requireBearer(req, this.deps.apiKey);
+  }
+
+  /** Take a profile (pooled runtimes only, once): its dependencies, then activation as a fresh start would. */
+  private async assign(a: PoolAssignment): Promise<void> {
+    const pool = this.pool as PoolOptions;
+    this.assigning ??= (async () => {
+      this.deps = await pool.assign(a);
+      this.state = "standby";
+      await this.activate();
+    })();
+    return this.assigning;
+  }
+
   health(): Record<string, unknown> {
+    if (this.state === "pooled") return { status: "pooled", uptime_s: Math.round((Date.now() - this.started) / 1000) };
     const status = this.state === "ok" || this.state === "stopping" || this.state === "released" ? this.state : "standby";
     return {
       status,
@@ -90,7 +139,7 @@ export class AgentServer {
       if (this.state === "released")
         throw new Unavailable("the profile has handed its state over (it is moving)", { hint: "retry through the front door" });
       if (!this.api || this.state !== "ok") {
-        requireBearer(req, this.deps.apiKey);
+        this.requireAssigned(req);
         throw new Unavailable(`the profile is in ${this.state} mode`, { hint: "POST /admin/activate to bring it up" });
       }
     } catch (e) {
@@ -159,4 +208,30 @@ export class AgentServer {
     this.http.closeAllConnections();
     await closed;
   }
+}
+
+/** What a pooled runtime stands on before it has a profile: its log, and nothing that could serve a request. */
+function unassigned(pool: PoolOptions): ServerDeps {
+  const none = () => Promise.reject(new Unavailable("this runtime is pooled: no profile is assigned to it yet"));
+  return {
+    profile: "",
+    generation: 0,
+    apiKey: "",
+    metrics: null as unknown as AgentMetrics, // never read: /metrics is refused while pooled (requireAssigned)
+    log: pool.log,
+    open: none,
+  };
+}
+
+function parseAssignment(body: unknown): PoolAssignment {
+  const b = body as Partial<PoolAssignment> | null;
+  const env = b?.env;
+  const ok =
+    typeof b?.cwd === "string" &&
+    b.cwd.startsWith("/") &&
+    env !== null &&
+    typeof env === "object" &&
+    Object.values(env).every((v) => typeof v === "string");
+  if (!ok) throw new InputInvalid("assign needs {env: {name: value}, cwd: absolute path}");
+  return { env: env as Record<string, string>, cwd: b?.cwd as string };
 }

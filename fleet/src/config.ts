@@ -95,6 +95,8 @@ const Schema = z
     /** Replaces every plan's idle time (0: never sleep); unset: the plan's own (basic 30 min, pro 2 h). */
     FLEET_IDLE_AFTER_MS: z.coerce.number().int().min(0).optional(),
     FLEET_IDLE_SWEEP_MS: z.coerce.number().int().min(100).default(30_000),
+    /** Warm pool (workload/pool.ts): prefab runtimes kept started with no profile, taken by spawns (0: none). */
+    FLEET_POOL_SIZE: z.coerce.number().int().min(0).max(32).default(2),
     /** Swarm placement: at most this many profiles on one node (0: no cap). */
     FLEET_NODE_MAX_PROFILES: z.coerce.number().int().min(0).default(0),
     LOG_LEVEL: z.string().default("info"),
@@ -159,6 +161,7 @@ const Schema = z
       logs: { maxBytes: c.FLEET_LOG_MAX_BYTES, keep: c.FLEET_LOG_KEEP },
       backupSchedule: c.FLEET_BACKUP_SCHEDULE === "on",
       nodeMaxProfiles: c.FLEET_NODE_MAX_PROFILES,
+      poolSize: c.FLEET_POOL_SIZE,
       hibernate: { on: c.FLEET_HIBERNATE === "on", idleAfterMs: c.FLEET_IDLE_AFTER_MS, sweepMs: c.FLEET_IDLE_SWEEP_MS },
       logLevel: c.LOG_LEVEL,
     };

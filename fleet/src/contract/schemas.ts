@@ -248,6 +248,17 @@ export const DaemonHealth = z.object({
     .enum(["leader", "standby", "taking-over"])
     .optional()
     .describe("leader: supervises and accepts changes; standby: reads and the front door only (PostgreSQL registry)"),
+  pool: z
+    .object({
+      size: z.number().int(),
+      ready: z.number().int(),
+      starting: z.number().int(),
+      served: z.number().int().describe("prefab spawns given a pooled runtime since the daemon started"),
+      missed: z.number().int().describe("prefab spawns that found the pool empty and started cold"),
+      lastError: z.string().optional(),
+    })
+    .optional()
+    .describe("the warm pool of prefab runtimes (FLEET_POOL_SIZE; absent when 0 or not leading)"),
 });
 export const StatsQuery = z.object({ stats: z.enum(["0", "1"]).optional() });
 

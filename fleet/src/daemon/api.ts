@@ -10,6 +10,7 @@ import type { Hibernation } from "../service/hibernate.js";
 import type { Migrator } from "../service/migrate.js";
 import type { Mover } from "../service/move.js";
 import type { ProfileService } from "../service/profiles.js";
+import type { PoolStatus } from "../workload/pool.js";
 import { audit } from "../workload/audit.js";
 import type { FleetContext, Progress } from "../workload/context.js";
 import type { DAY2_ROUTES } from "./day2-api.js";
@@ -41,6 +42,8 @@ export interface ApiDeps {
   }>;
   /** What the prefab sandbox enforces on this host (cgroups or rlimits only). */
   sandbox: string;
+  /** The warm pool's state (workload/pool.ts), when there is one. */
+  pool?: () => PoolStatus;
   /** This daemon's role (leadership.ts). */
   role?: () => "leader" | "standby" | "taking-over";
   /** Platform services a profile depends on that are down now (spawn and start warn; they never fail for it). */
@@ -116,6 +119,7 @@ export function profileHandlers(d: ApiDeps): ProfileHandlers {
       sandbox: d.sandbox,
       containers: d.ctx.drivers.has("container"),
       ...(d.role ? { role: d.role() } : {}),
+      ...(d.pool ? { pool: d.pool() } : {}),
     }),
     openapi: async () => {
       openapi ??= openApiDocument(d.version);

@@ -41,6 +41,7 @@ import { ProfileService } from "../service/profiles.js";
 import { reconcileAtStart } from "../service/reconcile.js";
 import { UpgradeService } from "../service/upgrade.js";
 import { Supervisor } from "../supervisor/supervisor.js";
+import { WarmPool } from "../workload/pool.js";
 import { type FleetContext, KeyedMutex } from "../workload/context.js";
 import { endpointOf } from "../workload/workloads.js";
 import { handleFrontDoor, profileHandlers, profileView } from "./api.js";
@@ -181,6 +182,12 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
   });
   const supervisor = new Supervisor(ctx, mutex, observer.hooks);
   const profiles = new ProfileService(ctx, mutex, supervisor);
+  const poolAbility = drivers.has("prefab") ? drivers.for("prefab").capabilities.pool : undefined;
+  const pool =
+    poolAbility && cfg.poolSize > 0
+      ? new WarmPool(ctx, poolAbility, { size: cfg.poolSize, takenUids: () => profiles.takenUids() })
+      : null;
+  profiles.usePool(pool);
   const frontDoor = new FrontDoor({
     log,
     resolve: async (name) => {
@@ -246,6 +253,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
         publicUrl: () => cfg.api.publicUrl ?? url,
         version: await projectVersion(),
         role: () => leadership.role(),
+        ...(pool ? { pool: () => pool.status() } : {}),
         sandbox: sandboxLine,
         dependencies: () => platformWarnings({ ctx, docker, gateway }),
         provisionKeys,
@@ -353,6 +361,11 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
     const booted = await supervisor.boot();
     log.info({ ...booted }, "leading the fleet");
     supervisor.startLoops();
+    if (pool) {
+      const swept = await pool.sweep();
+      if (swept) log.info({ swept }, "warm pool: killed the pooled runtimes a previous daemon left");
+      void pool.fill();
+    }
     await observer.refreshTargets();
     if (cfg.backupSchedule) backupTick = setTimeout(tick, 60_000).unref();
     if (cfg.hibernate.on) idleTick = setTimeout(idleRound, cfg.hibernate.sweepMs).unref();
@@ -378,6 +391,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
       closing = true;
       clearTimeout(statsTick);
       supervisor.close();
+      await pool?.close();
       observer.close();
       dashboard.close();
       for (const d of drivers.all()) {

@@ -72,6 +72,16 @@ export function pidsOfUid(uid: number): number[] {
   return out;
 }
 
+/** The real uid of a process, or undefined when it is gone. */
+export function procUid(pid: number): number | undefined {
+  try {
+    const line = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return line ? Number(line[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Every uid that runs a process now. */
 export function liveUids(): Set<number> {
   const out = new Set<number>();

@@ -36,6 +36,17 @@ export function rotateIfNeeded(logDir: string, maxBytes: number, keep: number): 
   return true;
 }
 
+/**
+ * A pooled runtime's console log becomes the profile's: the file is renamed (the process keeps writing to the same
+ * open file, now at the profile's path). A console log the profile's name already had is rotated to `.1` first.
+ */
+export function adoptConsoleLog(fromDir: string, toDir: string, keep: number): void {
+  mkdirSync(toDir, { recursive: true, mode: 0o700 });
+  rotateIfNeeded(toDir, -1, keep);
+  renameSync(logPath(fromDir), logPath(toDir));
+  rmSync(fromDir, { recursive: true, force: true });
+}
+
 export function closeQuietly(fd: number): void {
   try {
     closeSync(fd);

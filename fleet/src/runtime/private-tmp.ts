@@ -40,6 +40,11 @@ export function tmpfsMountArgv(sizeBytes: number): string[] {
   return ["/bin/mount", "-t", "tmpfs", "-o", `size=${sizeBytes},mode=1777,nosuid,nodev`, "twilight-tmp", "/tmp"];
 }
 
+/** Pure: resize a private /tmp in place (a pooled runtime claimed by a plan of another size); run inside its namespace. */
+export function tmpfsRemountArgv(sizeBytes: number): string[] {
+  return ["/bin/mount", "-o", `remount,size=${sizeBytes}`, "/tmp"];
+}
+
 /** Pure: the argv prefix that runs a command in the namespace bound at `file`, in directory `wd`. */
 export function enterArgv(file: string, wd: string): string[] {
   return [NSENTER, `--mount=${file}`, `--wd=${wd}`, "--"];

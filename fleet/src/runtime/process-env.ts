@@ -16,6 +16,10 @@ export interface ProcessEnvInput {
 /** Marker variables that let a restarted daemon recognise its processes in /proc (the process tier's "labels"). */
 export const ENV_MANAGED = "TWILIGHT_MANAGED";
 export const ENV_GENERATION = "TWILIGHT_GENERATION";
+/** Marks a runtime started by the warm pool (no profile in its environment; see process.ts scan). */
+export const ENV_POOLED = "TWILIGHT_POOLED";
+/** The pool serves spawns only, and a spawn is a profile's first generation. */
+export const POOLED_GENERATION = 1;
 
 export function processEnv(i: ProcessEnvInput): Record<string, string> {
   return {

@@ -3,26 +3,30 @@
  * group (detached), cwd = its directory, environment = its .env plus fixed variables. Console output goes to an
  * O_APPEND log file the child holds, so profiles outlive the daemon; a restarted daemon re-adopts them by pid + start time.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { readlinkSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
 import { DomainError, DriverError, MANAGED_BY, parseEnv } from "@twilight/core";
 import type { Logger } from "pino";
-import { isSameProcessAlive, readProcStat, readProcUsage } from "../lib/proc.js";
+import { isSameProcessAlive, procUid, readProcStat, readProcUsage } from "../lib/proc.js";
 import { readNoFollow } from "../lib/safe-fs.js";
-import { closeQuietly, openConsoleLog, rotateIfNeeded } from "./logfiles.js";
+import { adoptConsoleLog, closeQuietly, openConsoleLog, rotateIfNeeded } from "./logfiles.js";
 import { followLog } from "./logtail.js";
-import type { PrivateTmp, TmpNamespace } from "./private-tmp.js";
-import { agentArgv, ENV_GENERATION, ENV_MANAGED, processEnv } from "./process-env.js";
-import { type Sandbox, sandboxArgv, sandboxSpec } from "./sandbox.js";
+import { type PrivateTmp, type TmpNamespace, tmpfsRemountArgv } from "./private-tmp.js";
+import { agentArgv, ENV_GENERATION, ENV_MANAGED, ENV_POOLED, POOLED_GENERATION, processEnv } from "./process-env.js";
+import { type Sandbox, type SandboxSpec, sandboxArgv, sandboxSpec } from "./sandbox.js";
 import type {
   ExecIO,
   ExitListener,
   LogLine,
   LogOptions,
   ManagedWorkload,
+  PooledRuntime,
+  PoolSlot,
   RuntimeDriver,
   WorkloadHandle,
   WorkloadSpec,
@@ -58,8 +62,18 @@ export class ProcessDriver implements RuntimeDriver {
   readonly capabilities = {
     logRotation: { rotateLogs: () => this.rotateLogs() },
     detach: { detachAll: () => this.detachAll() },
+    pool: {
+      startPooled: (slot: PoolSlot, onExit: () => void) => this.startPooled(slot, onExit),
+      claim: (p: PooledRuntime, spec: WorkloadSpec) => this.claim(p, spec),
+      discard: (p: PooledRuntime) => this.discard(p),
+      listUnassigned: () => this.listUnassigned(),
+    },
   };
   private readonly tracked = new Map<string, Tracked>();
+  /** Pooled runtimes started by this driver and not yet claimed. */
+  private readonly pooled = new Map<number, { child: ChildProcess; tmpBytes: number; pids: number }>();
+  /** Claimed pooled runtimes: their exit is their profile's. */
+  private readonly claimedBy = new Map<number, { profile: string; t: Tracked }>();
   private readonly listeners: ExitListener[] = [];
   private readonly nodePath: string;
   private readonly pollMs: number;
@@ -108,25 +122,42 @@ export class ProcessDriver implements RuntimeDriver {
     });
     const sb = sandboxSpec(spec);
     env.TMPDIR = sb.tmpDir;
-    this.o.sandbox?.prepare(spec.profile, sb);
-    const ns = await this.tmpNamespace(spec.profile, sb.tmpBytes, spec.dir);
-    const argv = sandboxArgv(sb, this.o.command?.(spec) ?? agentArgv(this.nodePath, this.o.appDir), {
+    const { child, pid, startTime } = await this.launch(spec.profile, sb, {
+      env,
+      dir: spec.dir,
       uid: spec.uid,
       gid: spec.gid,
-      enter: ns?.enter,
+      logDir: spec.logDir,
+      argv: this.o.command?.(spec) ?? agentArgv(this.nodePath, this.o.appDir),
     });
-    const fd = openConsoleLog(spec.logDir);
+    const t: Tracked = { generation: spec.generation, pid, startTime, child, logDir: spec.logDir };
+    this.tracked.set(spec.profile, t);
+    child.once("exit", (code, signal) => this.exited(spec.profile, t, code, signal));
+    this.o.log.info({ profile: spec.profile, profile_pid: pid, generation: spec.generation }, "process started");
+    return { pid, pidStartTime: startTime };
+  }
+
+  /** Spawn `argv` sandboxed as `uid` in its cgroup `group` (a profile's, or a pooled runtime's), console to `logDir`. */
+  private async launch(
+    group: string,
+    sb: SandboxSpec,
+    w: { env: Record<string, string>; dir: string; uid: number; gid: number; logDir: string; argv: string[] },
+  ): Promise<{ child: ChildProcess; pid: number; startTime: string }> {
+    this.o.sandbox?.prepare(group, sb);
+    const ns = await this.tmpNamespace(group, sb.tmpBytes, w.dir);
+    const argv = sandboxArgv(sb, w.argv, { uid: w.uid, gid: w.gid, enter: ns?.enter });
+    const fd = openConsoleLog(w.logDir);
     let child: ChildProcess;
     try {
       // spawned as root: the argv enters the namespace, then setpriv drops to the profile's uid before anything of it runs
-      child = spawn(argv[0] as string, argv.slice(1), { cwd: spec.dir, env, detached: true, stdio: ["ignore", fd, fd] });
+      child = spawn(argv[0] as string, argv.slice(1), { cwd: w.dir, env: w.env, detached: true, stdio: ["ignore", fd, fd] });
       await new Promise<void>((resolve, reject) => {
         child.once("spawn", resolve);
         child.once("error", reject);
       });
     } catch (e) {
       if (ns) void ns.release();
-      throw new DriverError("process", `cannot start ${spec.profile}: ${(e as Error).message}`, { retryable: true });
+      throw new DriverError("process", `cannot start ${group}: ${(e as Error).message}`, { retryable: true });
     } finally {
       closeQuietly(fd);
     }
@@ -134,17 +165,92 @@ export class ProcessDriver implements RuntimeDriver {
     const pid = child.pid as number;
     if (ns) void releaseWhenJoined(pid, ns); // the process holds the namespace now; its file binding can go
     try {
-      this.o.sandbox?.place(spec.profile, pid);
+      this.o.sandbox?.place(group, pid);
     } catch (e) {
       child.kill("SIGKILL");
-      throw new DriverError("process", `cannot put ${spec.profile} in its cgroup: ${(e as Error).message}`);
+      throw new DriverError("process", `cannot put ${group} in its cgroup: ${(e as Error).message}`);
     }
-    const startTime = readProcStat(pid)?.startTime ?? "";
-    const t: Tracked = { generation: spec.generation, pid, startTime, child, logDir: spec.logDir };
+    return { child, pid, startTime: readProcStat(pid)?.startTime ?? "" };
+  }
+
+  /** The warm pool's runtime: the agent with no profile and no secret, as `slot.uid`, sandboxed like a basic plan. */
+  async startPooled(slot: PoolSlot, onExit: () => void): Promise<PooledRuntime> {
+    const key = randomBytes(24).toString("base64url");
+    const env = processEnv({
+      dir: slot.dir,
+      appDir: this.o.appDir,
+      nodePath: this.nodePath,
+      generation: POOLED_GENERATION,
+      dotenv: {},
+      extra: {
+        API_SERVER_HOST: "127.0.0.1",
+        API_SERVER_PORT: String(slot.port),
+        TWILIGHT_POOL_KEY: key,
+        [ENV_POOLED]: "1",
+        TMPDIR: "/tmp",
+      },
+    });
+    const sb = sandboxSpec({ plan: null, dir: slot.dir });
+    const group = poolGroup(slot.uid);
+    const { child, pid, startTime } = await this.launch(group, sb, {
+      env,
+      dir: slot.dir,
+      uid: slot.uid,
+      gid: slot.gid,
+      logDir: slot.logDir,
+      argv: agentArgv(this.nodePath, this.o.appDir),
+    });
+    const p: PooledRuntime = { slot, pid, startTime, key };
+    this.pooled.set(pid, { child, tmpBytes: sb.tmpBytes, pids: sb.pids });
+    child.once("exit", (code, signal) => {
+      const claimed = this.claimedBy.get(pid);
+      this.claimedBy.delete(pid);
+      if (claimed) return this.exited(claimed.profile, claimed.t, code, signal);
+      this.pooled.delete(pid);
+      this.o.sandbox?.release(group);
+      onExit();
+    });
+    this.o.log.debug({ profile_pid: pid, uid: slot.uid, port: slot.port }, "pooled runtime started");
+    return p;
+  }
+
+  async claim(p: PooledRuntime, spec: WorkloadSpec): Promise<{ env: Record<string, string>; cwd: string; handle: WorkloadHandle }> {
+    const held = this.pooled.get(p.pid);
+    if (!held || !isSameProcessAlive(p.pid, p.startTime)) throw new DriverError("process", `pooled runtime ${p.pid} is gone`);
+    if (spec.uid !== p.slot.uid || spec.gid !== p.slot.gid || spec.port !== p.slot.port || spec.generation !== POOLED_GENERATION)
+      throw new DriverError("process", `pooled runtime ${p.pid} does not fit ${spec.profile} (uid, port or generation differ)`);
+    const sb = sandboxSpec(spec);
+    // RLIMIT_NPROC was set by prlimit at the pooled start; another process's cannot be changed without CAP_SYS_RESOURCE
+    // (which the daemon may lack): a plan with another process limit starts cold
+    if (sb.pids !== held.pids)
+      throw new DriverError("process", `pooled runtime ${p.pid} has a process limit of ${held.pids}, ${spec.profile} needs ${sb.pids}`);
+    const env = await this.env(spec, { API_SERVER_HOST: "127.0.0.1", API_SERVER_PORT: String(spec.port) });
+    env.TMPDIR = sb.tmpDir;
+    // the profile's limits, before anything of the profile reaches the process
+    this.o.sandbox?.prepare(spec.profile, sb);
+    this.o.sandbox?.place(spec.profile, p.pid);
+    this.o.sandbox?.release(poolGroup(p.slot.uid));
+    if (this.o.privateTmp?.available && sb.tmpBytes !== held.tmpBytes)
+      await run(NSENTER, ["-t", String(p.pid), "-m", "--", ...tmpfsRemountArgv(sb.tmpBytes)]);
+    adoptConsoleLog(p.slot.logDir, spec.logDir, this.o.logs.keep);
+    const t: Tracked = { generation: spec.generation, pid: p.pid, startTime: p.startTime, child: held.child, logDir: spec.logDir };
+    this.pooled.delete(p.pid);
+    this.claimedBy.set(p.pid, { profile: spec.profile, t });
     this.tracked.set(spec.profile, t);
-    child.once("exit", (code, signal) => this.exited(spec.profile, t, code, signal));
-    this.o.log.info({ profile: spec.profile, profile_pid: pid, generation: spec.generation }, "process started");
-    return { pid, pidStartTime: startTime };
+    this.o.log.info({ profile: spec.profile, profile_pid: p.pid, generation: spec.generation }, "pooled runtime claimed");
+    return { env, cwd: spec.dir, handle: { pid: p.pid, pidStartTime: p.startTime } };
+  }
+
+  async discard(p: PooledRuntime): Promise<void> {
+    if (!isSameProcessAlive(p.pid, p.startTime)) return;
+    signalGroup(p.pid, "SIGKILL"); // holds nothing of anyone: no grace needed
+    await waitGone({ pid: p.pid, startTime: p.startTime }, 5_000);
+  }
+
+  async listUnassigned(): Promise<Array<{ pid: number; uid: number }>> {
+    const out: Array<{ pid: number; uid: number }> = [];
+    for (const w of await this.scan()) if (w.pooled && !w.profile) out.push({ pid: w.pid, uid: w.uid });
+    return out;
   }
 
   /** A private /tmp for a new process, or null where this host cannot make one (the reason is in `health`). */
@@ -171,7 +277,11 @@ export class ProcessDriver implements RuntimeDriver {
   async adopt(spec: WorkloadSpec, known: WorkloadHandle): Promise<boolean> {
     if (!known.pid || !isSameProcessAlive(known.pid, known.pidStartTime)) return false;
     const env = await readEnviron(known.pid);
-    if (env[ENV_MANAGED] !== MANAGED_BY || env.HERMES_PROFILE !== spec.profile) return false;
+    if (env[ENV_MANAGED] !== MANAGED_BY) return false;
+    // a runtime from the warm pool started with no profile in its environment: the registry's pid + start time and
+    // the profile's own uid say it is this profile's
+    const mine = env[ENV_POOLED] ? procUid(known.pid) === spec.uid : env.HERMES_PROFILE === spec.profile;
+    if (!mine) return false;
     const t: Tracked = {
       generation: Number(env[ENV_GENERATION] ?? spec.generation),
       pid: known.pid,
@@ -264,20 +374,40 @@ export class ProcessDriver implements RuntimeDriver {
 
   async listManaged(): Promise<ManagedWorkload[]> {
     const out: ManagedWorkload[] = [];
+    for (const w of await this.scan()) {
+      if (!w.profile) continue;
+      out.push({ profile: w.profile, generation: w.generation, tier: "prefab", pid: w.pid, running: true, dir: w.dir });
+    }
+    return out;
+  }
+
+  /**
+   * Our processes in /proc (group leaders: a profile's main process). A runtime from the warm pool carries no profile in
+   * its environment: once assigned, its directory is its working directory (the runtime never changes it); before,
+   * that is the pool's and it has no profile.
+   */
+  private async scan(): Promise<
+    Array<{ pid: number; uid: number; pooled: boolean; profile?: string; generation: number; dir?: string }>
+  > {
+    const out: Array<{ pid: number; uid: number; pooled: boolean; profile?: string; generation: number; dir?: string }> = [];
     for (const ent of await readdir("/proc")) {
       if (!/^\d+$/.test(ent)) continue;
       const pid = Number(ent);
       const env = await readEnviron(pid);
-      if (env[ENV_MANAGED] !== MANAGED_BY || !env.HERMES_PROFILE) continue;
+      if (env[ENV_MANAGED] !== MANAGED_BY) continue;
+      const pooled = env[ENV_POOLED] === "1";
+      if (!pooled && !env.HERMES_PROFILE) continue;
       const st = readProcStat(pid);
-      if (!st || st.pgrp !== pid || st.state === "Z") continue; // group leaders only: the profile's main process
+      if (!st || st.pgrp !== pid || st.state === "Z") continue;
+      const dir = pooled ? readlinkQuiet(`/proc/${pid}/cwd`) ?? undefined : env.HERMES_HOME;
+      const profile = pooled ? (dir && dir !== env.HERMES_HOME ? basename(dir) : undefined) : env.HERMES_PROFILE;
       out.push({
-        profile: env.HERMES_PROFILE,
-        generation: Number(env[ENV_GENERATION] ?? 0),
-        tier: "prefab",
         pid,
-        running: true,
-        dir: env.HERMES_HOME,
+        uid: procUid(pid) ?? -1,
+        pooled,
+        ...(profile ? { profile } : {}),
+        generation: Number(env[ENV_GENERATION] ?? 0),
+        ...(dir ? { dir } : {}),
       });
     }
     return out;
@@ -293,6 +423,14 @@ export class ProcessDriver implements RuntimeDriver {
     for (const t of this.tracked.values()) if (t.timer) clearInterval(t.timer);
     this.tracked.clear();
   }
+}
+
+const run = promisify(execFile);
+const NSENTER = "/usr/bin/nsenter";
+
+/** A pooled runtime's cgroup name (profile names cannot start with a dot). */
+function poolGroup(uid: number): string {
+  return `.pool-${uid}`;
 }
 
 /** Unbind a namespace file once `pid` has entered the namespace (its /proc ns link differs from ours), or gave up. */
@@ -340,7 +478,7 @@ function signalGroup(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
-async function waitGone(t: Tracked, timeoutMs: number): Promise<boolean> {
+async function waitGone(t: { pid: number; startTime: string }, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (!isSameProcessAlive(t.pid, t.startTime)) return true;

@@ -93,8 +93,45 @@ export interface ManagedWorkload {
 
 export type ExitListener = (e: { profile: string; generation: number; code: number | null; signal: string | null }) => void;
 
+/** Where a pooled runtime (warm pool) runs before it has a profile: its reserved uid and port, its own directories. */
+export interface PoolSlot {
+  uid: number;
+  gid: number;
+  port: number;
+  /** Working directory before assignment (holds nothing of any tenant). */
+  dir: string;
+  /** Its console log's directory before assignment (the log moves to the profile's on claim). */
+  logDir: string;
+}
+
+/** A runtime started with no profile and no secret, waiting in the warm pool. */
+export interface PooledRuntime {
+  slot: PoolSlot;
+  pid: number;
+  startTime: string;
+  /** Bearer key of its `POST /admin/assign` (one per process, never written anywhere). */
+  key: string;
+}
+
+/** Prefab: runtimes pre-started in the warm pool (workload/pool.ts) and given to a profile at its spawn. */
+export interface PoolAbility {
+  startPooled(slot: PoolSlot, onExit: () => void): Promise<PooledRuntime>;
+  /**
+   * Make `p` the workload of `spec` (its uid and port): the profile's limits (cgroup, process limit, /tmp size) and
+   * console log applied to the process, and the driver watching it as the profile's. Returns the environment and
+   * directory to send it (`POST /admin/assign`): what a fresh start of `spec` would have been given.
+   */
+  claim(p: PooledRuntime, spec: WorkloadSpec): Promise<{ env: Record<string, string>; cwd: string; handle: WorkloadHandle }>;
+  /** Stop a pooled runtime that is not (or no longer to be) assigned. */
+  discard(p: PooledRuntime): Promise<void>;
+  /** Pooled runtimes running on this host with no profile (a previous daemon's pool). */
+  listUnassigned(): Promise<Array<{ pid: number; uid: number }>>;
+}
+
 /** Abilities only some drivers have, typed, so callers never cast to find them. */
 export interface DriverCapabilities {
+  /** Runtimes pre-started without a profile, assigned at spawn (process tier). */
+  pool?: PoolAbility;
   /** The fleet writes the workloads' console logs itself and rotates them by size (process tier). */
   logRotation?: { rotateLogs(): void };
   /** Let go of watched workloads without stopping them (the daemon stops; profiles keep running). */

@@ -48,6 +48,7 @@ import { allocateUid, portLeases } from "../workload/allocate.js";
 import { audit } from "../workload/audit.js";
 import { type FleetContext, type KeyedMutex, noProgress, type Progress } from "../workload/context.js";
 import { StatsCache } from "../workload/stats-cache.js";
+import { type Ready as PoolTicket, type WarmPool } from "../workload/pool.js";
 import { handleOf, handlePatch, isRunning, specOf, startWorkload, stopWorkload } from "../workload/workloads.js";
 import { removeStrayWorkloads } from "./reconcile.js";
 
@@ -83,6 +84,7 @@ export interface SpawnResult {
 }
 
 export class ProfileService {
+  private pool: WarmPool | null = null;
   /** CPU/memory per profile for `list`: read from memory, sampled in the background (workload/stats-cache.ts). */
   readonly stats: StatsCache<ProfileRow>;
 
@@ -243,12 +245,26 @@ export class ProfileService {
     action?: string;
   }) {
     const rows = await this.ctx.registry.list();
+    // a prefab spawn takes a runtime from the warm pool when one is ready: its uid and port become the profile's
+    const pooled = o.tier === "prefab" ? this.pool?.take() : undefined;
+    if (pooled) return await this.createOn(o, rows, pooled.p.slot.port, pooled);
     const lease = await portLeases.lease(this.ctx.cfg.ports, new Set(rows.map((r) => r.port)));
     try {
       return await this.createOn(o, rows, lease.port);
     } finally {
       lease.release(); // recorded in the row by now, or rolled back
     }
+  }
+
+  /** uids a new profile (or pooled runtime) must not take: the registry's, any that runs something or owns a directory. */
+  async takenUids(): Promise<Set<number>> {
+    const rows = await this.ctx.registry.list();
+    return new Set([...rows.map((r) => r.uid), ...liveUids(), ...(await ownersUnder(this.ctx.cfg.profilesRoot))]);
+  }
+
+  /** Serve prefab spawns from a warm pool (the daemon's, while it leads). */
+  usePool(pool: WarmPool | null): void {
+    this.pool = pool;
   }
 
   private async createOn(
@@ -263,15 +279,24 @@ export class ProfileService {
     },
     rows: ProfileRow[],
     port: number,
+    pooled?: PoolTicket,
   ) {
     const { name, tier, progress } = o;
     const action = o.action ?? "spawn";
-    // never a uid that still runs something or owns a directory here (a kept directory from before archives existed)
-    const taken = new Set([...rows.map((r) => r.uid), ...liveUids(), ...(await ownersUnder(this.ctx.cfg.profilesRoot))]);
-    const uid = allocateUid(this.ctx.cfg.uids, taken);
-    const where = tier === "swarm" ? await this.placeSwarm(rows, o.req) : { node: null, root: this.ctx.cfg.profilesRoot };
-    progress("allocated", { port, uid, ...(where.node ? { node: where.node } : {}) });
+    // never a uid that still runs something or owns a directory here (a kept directory from before archives existed),
+    // nor one the warm pool holds
     const undo: Array<() => Promise<unknown>> = [];
+    let ticket = pooled;
+    if (ticket) {
+      const t = ticket;
+      undo.push(async () => {
+        if (ticket) await this.pool?.giveBack(t); // not assigned yet: the runtime goes, the pool makes a fresh one
+      });
+    }
+    const uid =
+      ticket?.p.slot.uid ?? allocateUid(this.ctx.cfg.uids, new Set([...(await this.takenUids()), ...(this.pool?.reservedUids ?? [])]));
+    const where = tier === "swarm" ? await this.placeSwarm(rows, o.req) : { node: null, root: this.ctx.cfg.profilesRoot };
+    progress("allocated", { port, uid, ...(where.node ? { node: where.node } : {}), ...(ticket ? { pooled: true } : {}) });
     const t0 = performance.now();
     try {
       const render = this.renderInput({ name, generation: 1, port, plan: o.req.plan ?? null, node: where.node }, tier);
@@ -313,7 +338,17 @@ export class ProfileService {
       undo.push(() => this.ctx.modelKeys.revoke(name));
       progress("starting", { tier });
       undo.push(() => stopWorkload(this.ctx, row, 3_000).then(() => this.ctx.drivers.for(tier).remove(specOf(this.ctx, row))));
-      const running = await this.supervisor.quietly(name, () => startWorkload(this.ctx, row, true));
+      const running = await this.supervisor.quietly(name, async () => {
+        const t = ticket;
+        if (!t || !this.pool) return await startWorkload(this.ctx, row, true);
+        ticket = undefined; // assign() disposes of the runtime whatever happens
+        try {
+          return await this.pool.assign(t, row);
+        } catch (e) {
+          this.ctx.log.warn({ profile: name, err: (e as Error).message }, "pooled runtime not assigned; starting cold");
+          return await startWorkload(this.ctx, row, true);
+        }
+      });
       this.supervisor.started(name);
       progress("healthy", { ms: Math.round(performance.now() - t0) });
       await this.event(name, o.req.actor, action, "ok", { tier, port, uid, ms: Math.round(performance.now() - t0) });

@@ -50,6 +50,7 @@ export async function fleetHarness(extraEnv: Record<string, string> = {}): Promi
     FLEET_PORT_RANGE: "19000-19999",
     FLEET_MCP_URL_PREFAB: "http://127.0.0.1:9/mcp",
     LOG_LEVEL: "info",
+    FLEET_POOL_SIZE: "0", // the warm pool is opted into by its tests (pool.int, isolation.int)
     FLEET_BACKUP_SCHEDULE: "off", // a scheduled backup would take profile locks in the middle of a test
     ...extraEnv,
   };

@@ -108,6 +108,14 @@ async function moveOffSquattedPort(ctx: FleetContext, row: ProfileRow, listenerU
   }
 }
 
+/** Before a runtime takes the directory: the fleet checks and fixes it (layout 2; a planted link stops the start here). */
+export async function prepareDirectory(ctx: FleetContext, row: ProfileRow): Promise<void> {
+  const { changed } = await ensureLayout(row.profile_path, row.uid, row.gid);
+  if (changed.length)
+    await audit(ctx, { profile: row.name, actor: "fleet", action: "layout", result: "info", detail: { changed } });
+  await pinKeys(row.profile_path, row.gid, await readPublishedKeys(ctx.cfg.mcp.dataDir, ctx.cfg.mcp.uid));
+}
+
 /** Start the row's workload; with `wait`, until /health answers ok (the row ends `running`), else it stays `starting`. */
 export async function startWorkload(ctx: FleetContext, row0: ProfileRow, wait: boolean): Promise<ProfileRow> {
   let row = row0;
@@ -117,11 +125,7 @@ export async function startWorkload(ctx: FleetContext, row0: ProfileRow, wait: b
     // a port on another node is in that task's own namespace there: nobody here can squat it
     if (!(await driver.address?.(spec))) row = await moveOffSquattedPort(ctx, row, driver.listenerUid(spec));
     spec = specOf(ctx, row);
-    // cold start: the directory is the fleet's to check and fix (layout 2); a planted link stops the start here
-    const { changed } = await ensureLayout(row.profile_path, row.uid, row.gid);
-    if (changed.length)
-      await audit(ctx, { profile: row.name, actor: "fleet", action: "layout", result: "info", detail: { changed } });
-    await pinKeys(row.profile_path, row.gid, await readPublishedKeys(ctx.cfg.mcp.dataDir, ctx.cfg.mcp.uid));
+    await prepareDirectory(ctx, row);
   }
   const h = await driver.start(spec);
   let cur = await ctx.registry.update(row.name, {
