@@ -116,14 +116,20 @@ try {
     pm2: median(pm2Ms),
   };
   console.log(`prefab spawn-to-healthy, median of ${runs} (2 cores):`);
-  console.log(`  from the warm pool: fleet API      ${fmtMs(m.pooled_api)}   (${pooled.api.map((x) => x.toFixed(0)).join(", ")})`);
-  console.log(`  from the warm pool: CLI spawn      ${fmtMs(m.pooled_cli)}   (${pooled.cli.map((x) => x.toFixed(0)).join(", ")})`);
+  console.log(
+    `  from the warm pool: fleet API      ${fmtMs(m.pooled_api)}   (${pooled.api.map((x) => x.toFixed(0)).join(", ")})`,
+  );
+  console.log(
+    `  from the warm pool: CLI spawn      ${fmtMs(m.pooled_cli)}   (${pooled.cli.map((x) => x.toFixed(0)).join(", ")})`,
+  );
   console.log(`  cold: fleet API  PUT /v1/profiles/:name   ${fmtMs(m.api)}   (${api.map((x) => x.toFixed(0)).join(", ")})`);
   console.log(`  cold: hermes-admin spawn (CLI)            ${fmtMs(m.cli)}   (${cli.map((x) => x.toFixed(0)).join(", ")})`);
   console.log(`  bare node agent to /health          ${fmtMs(m.bare)}   (${bare.map((x) => x.toFixed(0)).join(", ")})`);
   console.log(`  pm2 start of a bare server to 200    ${fmtMs(m.pm2)}   (${pm2Ms.map((x) => x.toFixed(0)).join(", ")})`);
   console.log(`  ratio fleet API / bare: ${(m.api / m.bare).toFixed(2)}x; CLI / bare: ${(m.cli / m.bare).toFixed(2)}x`);
-  console.log(`  ratio fleet API / pm2 start of a bare server: pooled ${(m.pooled_api / m.pm2).toFixed(2)}x (goal <= 0.5x), cold ${(m.api / m.pm2).toFixed(2)}x`);
+  console.log(
+    `  ratio fleet API / pm2 start of a bare server: pooled ${(m.pooled_api / m.pm2).toFixed(2)}x (goal <= 0.5x), cold ${(m.api / m.pm2).toFixed(2)}x`,
+  );
   console.log(
     JSON.stringify({
       bench: "prefab-spawn",

@@ -214,7 +214,10 @@ export class ProcessDriver implements RuntimeDriver {
     return p;
   }
 
-  async claim(p: PooledRuntime, spec: WorkloadSpec): Promise<{ env: Record<string, string>; cwd: string; handle: WorkloadHandle }> {
+  async claim(
+    p: PooledRuntime,
+    spec: WorkloadSpec,
+  ): Promise<{ env: Record<string, string>; cwd: string; handle: WorkloadHandle }> {
     const held = this.pooled.get(p.pid);
     if (!held || !isSameProcessAlive(p.pid, p.startTime)) throw new DriverError("process", `pooled runtime ${p.pid} is gone`);
     if (spec.uid !== p.slot.uid || spec.gid !== p.slot.gid || spec.port !== p.slot.port || spec.generation !== POOLED_GENERATION)
@@ -223,7 +226,10 @@ export class ProcessDriver implements RuntimeDriver {
     // RLIMIT_NPROC was set by prlimit at the pooled start; another process's cannot be changed without CAP_SYS_RESOURCE
     // (which the daemon may lack): a plan with another process limit starts cold
     if (sb.pids !== held.pids)
-      throw new DriverError("process", `pooled runtime ${p.pid} has a process limit of ${held.pids}, ${spec.profile} needs ${sb.pids}`);
+      throw new DriverError(
+        "process",
+        `pooled runtime ${p.pid} has a process limit of ${held.pids}, ${spec.profile} needs ${sb.pids}`,
+      );
     const env = await this.env(spec, { API_SERVER_HOST: "127.0.0.1", API_SERVER_PORT: String(spec.port) });
     env.TMPDIR = sb.tmpDir;
     // the profile's limits, before anything of the profile reaches the process
@@ -233,7 +239,13 @@ export class ProcessDriver implements RuntimeDriver {
     if (this.o.privateTmp?.available && sb.tmpBytes !== held.tmpBytes)
       await run(NSENTER, ["-t", String(p.pid), "-m", "--", ...tmpfsRemountArgv(sb.tmpBytes)]);
     adoptConsoleLog(p.slot.logDir, spec.logDir, this.o.logs.keep);
-    const t: Tracked = { generation: spec.generation, pid: p.pid, startTime: p.startTime, child: held.child, logDir: spec.logDir };
+    const t: Tracked = {
+      generation: spec.generation,
+      pid: p.pid,
+      startTime: p.startTime,
+      child: held.child,
+      logDir: spec.logDir,
+    };
     this.pooled.delete(p.pid);
     this.claimedBy.set(p.pid, { profile: spec.profile, t });
     this.tracked.set(spec.profile, t);
@@ -399,7 +411,7 @@ export class ProcessDriver implements RuntimeDriver {
       if (!pooled && !env.HERMES_PROFILE) continue;
       const st = readProcStat(pid);
       if (!st || st.pgrp !== pid || st.state === "Z") continue;
-      const dir = pooled ? readlinkQuiet(`/proc/${pid}/cwd`) ?? undefined : env.HERMES_HOME;
+      const dir = pooled ? (readlinkQuiet(`/proc/${pid}/cwd`) ?? undefined) : env.HERMES_HOME;
       const profile = pooled ? (dir && dir !== env.HERMES_HOME ? basename(dir) : undefined) : env.HERMES_PROFILE;
       out.push({
         pid,

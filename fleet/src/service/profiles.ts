@@ -47,8 +47,8 @@ import { buildSecrets, freshSecret, parseSecretsSchema, secretsFingerprint } fro
 import { allocateUid, portLeases } from "../workload/allocate.js";
 import { audit } from "../workload/audit.js";
 import { type FleetContext, type KeyedMutex, noProgress, type Progress } from "../workload/context.js";
+import type { Ready as PoolTicket, WarmPool } from "../workload/pool.js";
 import { StatsCache } from "../workload/stats-cache.js";
-import { type Ready as PoolTicket, type WarmPool } from "../workload/pool.js";
 import { handleOf, handlePatch, isRunning, specOf, startWorkload, stopWorkload } from "../workload/workloads.js";
 import { removeStrayWorkloads } from "./reconcile.js";
 
@@ -294,7 +294,8 @@ export class ProfileService {
       });
     }
     const uid =
-      ticket?.p.slot.uid ?? allocateUid(this.ctx.cfg.uids, new Set([...(await this.takenUids()), ...(this.pool?.reservedUids ?? [])]));
+      ticket?.p.slot.uid ??
+      allocateUid(this.ctx.cfg.uids, new Set([...(await this.takenUids()), ...(this.pool?.reservedUids ?? [])]));
     const where = tier === "swarm" ? await this.placeSwarm(rows, o.req) : { node: null, root: this.ctx.cfg.profilesRoot };
     progress("allocated", { port, uid, ...(where.node ? { node: where.node } : {}), ...(ticket ? { pooled: true } : {}) });
     const t0 = performance.now();

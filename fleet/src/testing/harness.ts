@@ -30,6 +30,8 @@ export interface FleetHarness {
   /** Like cli, without blocking the event loop (for tests that drive load while a command runs). */
   cliAsync(args: string[]): Promise<CliResult>;
   startDaemon(): Promise<void>;
+  /** The daemon's GET /v1/health (role, sandbox, the warm pool's state). */
+  daemonHealth(): Promise<{ pool?: { ready: number; served: number; missed: number } }>;
   killDaemon(signal?: NodeJS.Signals): Promise<void>;
   /** Every CLI call's arguments and output (stdout + stderr), for leak checks. */
   outputs: Array<{ args: string[]; text: string }>;
@@ -104,6 +106,9 @@ export async function fleetHarness(extraEnv: Record<string, string> = {}): Promi
         await sleep(50);
       }
       throw new Error(`daemon did not start: ${err}`);
+    },
+    async daemonHealth() {
+      return (await (await fetch(`${h.url}/v1/health`)).json()) as { pool?: { ready: number; served: number; missed: number } };
     },
     async killDaemon(signal = "SIGKILL") {
       const d = h.daemon;
