@@ -205,12 +205,17 @@ export function profileCommands(program: Command, client: Client): void {
         const c = client();
         const names = name ? [name] : (await c.call(ROUTES.listProfiles, {})).profiles.map((p) => p.name);
         const results = await Promise.all(names.map((n) => c.call(ROUTES.profileHealth, { params: { name: n } })));
-        const { sandbox } = await c.call(ROUTES.daemonHealth, {});
+        const { sandbox, pool } = await c.call(ROUTES.daemonHealth, {});
         const platform = await platformRows(c);
-        if (cmd.optsWithGlobals<GlobalOpts>().json) printJson({ profiles: results, platform, sandbox });
+        if (cmd.optsWithGlobals<GlobalOpts>().json)
+          printJson({ profiles: results, platform, sandbox, ...(pool ? { pool } : {}) });
         else
           process.stdout.write(
             `${sandbox}\n` +
+              (pool
+                ? `warm pool: ${pool.ready}/${pool.size} ready${pool.starting ? `, ${pool.starting} starting` : ""}; ` +
+                  `${pool.served} spawns served, ${pool.missed} started cold${pool.lastError ? `; last error: ${pool.lastError}` : ""}\n`
+                : "") +
               `${table(
                 ["NAME", "TIER", "STATUS", "HEALTH", "LATENCY", "DETAIL"],
                 [
