@@ -198,6 +198,19 @@ export function fleetMetrics(o: FleetMetricsOptions = {}) {
       help: "1 while this daemon leads the fleet (holds the leader lock, supervises, makes changes), 0 while it stands by",
       registers,
     }),
+    /** Set at scrape time from the warm pool's state (daemon/serve.ts), while this daemon leads and has one. */
+    poolRuntimes: new Gauge({
+      name: "twilight_pool_runtimes",
+      help: "Warm pool of prefab runtimes: ready (started, no profile) and starting",
+      labelNames: ["state"],
+      registers,
+    }),
+    poolSpawns: new Gauge({
+      name: "twilight_pool_spawns",
+      help: "Prefab spawns since the daemon started: served from the warm pool, or started cold (pool empty)",
+      labelNames: ["source"],
+      registers,
+    }),
     opsSize: disk("size"),
     opsAvail: disk("avail"),
     /** Profiles crash-looping now (so `recordCrash` counts each loop once). */

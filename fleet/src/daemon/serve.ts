@@ -185,7 +185,16 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
   const poolAbility = drivers.has("prefab") ? drivers.for("prefab").capabilities.pool : undefined;
   const pool =
     poolAbility && cfg.poolSize > 0
-      ? new WarmPool(ctx, poolAbility, { size: cfg.poolSize, takenUids: () => profiles.takenUids() })
+      ? new WarmPool(ctx, poolAbility, {
+          size: cfg.poolSize,
+          takenUids: () => profiles.takenUids(),
+          onChange: (s) => {
+            metrics.poolRuntimes.set({ state: "ready" }, s.ready);
+            metrics.poolRuntimes.set({ state: "starting" }, s.starting);
+            metrics.poolSpawns.set({ source: "pool" }, s.served);
+            metrics.poolSpawns.set({ source: "cold" }, s.missed);
+          },
+        })
       : null;
   profiles.usePool(pool);
   const frontDoor = new FrontDoor({

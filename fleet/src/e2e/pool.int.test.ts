@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { readAdminToken } from "../lib/daemon-files.js";
 import { isSameProcessAlive } from "../lib/proc.js";
 import { eventually, type FleetHarness, fleetHarness } from "../testing/harness.js";
 
@@ -137,6 +138,10 @@ describe("warm pool (prefab): pooled runtimes, their assignment and a daemon res
     const health = await h.daemonHealth();
     assert.ok((health.pool?.served ?? 0) >= 1);
     await eventually(async () => (await h.daemonHealth()).pool?.ready === 2, 30_000, "the pool refilled");
+    const token = readAdminToken(join(h.ops, "admin-token"));
+    const metrics = await (await fetch(`${h.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+    assert.match(metrics, /twilight_pool_runtimes\{state="ready"\} 2/);
+    assert.match(metrics, /twilight_pool_spawns\{source="pool"\} [1-9]/);
   });
 
   test("a killed daemon's successor adopts a pooled profile and sweeps the pool it left", async () => {

@@ -51,11 +51,17 @@ export class WarmPool {
       size: number;
       /** uids a new one must not take (registry, running processes, owners of directories), besides the pool's own. */
       takenUids: () => Promise<Set<number>>;
+      /** Told after every change of the pool's state (metrics). */
+      onChange?: (s: PoolStatus) => void;
     },
   ) {}
 
   get reservedUids(): ReadonlySet<number> {
     return this.reserved;
+  }
+
+  private changed(): void {
+    this.o.onChange?.(this.status());
   }
 
   status(): PoolStatus {
@@ -89,10 +95,12 @@ export class WarmPool {
       try {
         while (!this.closed && this.ready.length + this.starting < this.o.size) {
           this.starting++;
+          this.changed();
           try {
             const r = await this.startOne();
             if (this.closed) await this.drop(r);
             else this.ready.push(r);
+            this.changed();
             this.lastError = undefined;
           } catch (e) {
             this.lastError = (e as Error).message;
@@ -100,6 +108,7 @@ export class WarmPool {
             break; // tried again at the next fill (next spawn, or the supervisor's round)
           } finally {
             this.starting--;
+            this.changed();
           }
         }
       } finally {
@@ -153,6 +162,7 @@ export class WarmPool {
     if (i < 0) return;
     const [r] = this.ready.splice(i, 1);
     if (r) this.release(r);
+    this.changed();
   }
 
   private release(r: Ready): void {
@@ -170,6 +180,7 @@ export class WarmPool {
     const r = this.ready.shift();
     if (r) this.served++;
     else if (this.o.size > 0) this.missed++;
+    this.changed();
     void this.fill();
     return r;
   }

@@ -8,6 +8,8 @@
  * Bounded: `--seconds S` per side (default 1.5), at most 20,000 calls each. Usage:
  *   node mcp/tushare/dist/bench/tool-latency.js [--seconds 1.5] [--clients 8] [--json]
  */
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -56,31 +58,83 @@ async function measureConcurrent(fns: Array<() => Promise<void>>, seconds: numbe
   return { calls: lat.length, p50_ms: quantile(lat, 0.5), p99_ms: quantile(lat, 0.99), calls_per_s: lat.length / elapsed };
 }
 
+/** Child mode: the service alone in this process (as in production), its URL on stdout, until SIGTERM. */
+async function serveChild(): Promise<void> {
+  const tmp = tempDir("mcp-tushare-bench-child-");
+  const svc = await startTestService({ dataDir: tmp.dir, windowStart: "20241101", tokens: { bench: BENCH_TOKEN } });
+  await svc.scheduler.runOnce("bench");
+  process.stdout.write(`${JSON.stringify({ url: svc.url })}\n`);
+  process.once("SIGTERM", () => {
+    void svc.close().finally(() => {
+      tmp.remove();
+      process.exit(0);
+    });
+  });
+}
+
+/** The service in a child process; resolves with its URL and a stop function. `nodeArgs` e.g. --cpu-prof. */
+async function serviceProcess(nodeArgs: string[]): Promise<{ url: string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [...nodeArgs, fileURLToPath(import.meta.url), "--serve-child"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let buf = "";
+    child.stdout.on("data", (b: Buffer) => {
+      buf += b.toString();
+      const line = buf.split("\n")[0];
+      if (buf.includes("\n") && line) resolve((JSON.parse(line) as { url: string }).url);
+    });
+    child.once("exit", (code) => reject(new Error(`service process exited (${code})`)));
+  });
+  return {
+    url,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+    },
+  };
+}
+
+async function connectClients(n: number, url: string): Promise<Client[]> {
+  const clients = Array.from({ length: n }, () => new Client({ name: "bench", version: "1.0.0" }));
+  for (const c of clients) {
+    await c.connect(
+      new StreamableHTTPClientTransport(new URL("/mcp", url), {
+        requestInit: { headers: { authorization: `Bearer ${BENCH_TOKEN}` } },
+      }),
+    );
+    await c.listTools();
+  }
+  return clients;
+}
+
+const BENCH_TOKEN = "bench-token-0123456789";
+const ARGS = { ts_code: "600519", as_of: "20241231" };
+const call = (c: Client) => async () => {
+  const r = await c.callTool({ name: TOOLS.latestPrice, arguments: ARGS });
+  if (r.isError) throw new Error(JSON.stringify(r.content));
+};
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { seconds: { type: "string" }, clients: { type: "string" }, json: { type: "boolean" } },
+    options: {
+      seconds: { type: "string" },
+      clients: { type: "string" },
+      json: { type: "boolean" },
+      "serve-child": { type: "boolean" },
+      "child-node-arg": { type: "string", multiple: true },
+    },
   });
+  if (values["serve-child"]) return serveChild();
   const seconds = Math.min(10, Math.max(0.2, Number(values.seconds ?? 1.5)));
   const nClients = Math.min(64, Math.max(1, Number(values.clients ?? 8)));
   const tmp = tempDir("mcp-tushare-bench-");
-  const svc = await startTestService({ dataDir: tmp.dir, windowStart: "20241101", tokens: { bench: "bench-token-0123456789" } });
-  const clients = Array.from({ length: nClients }, () => new Client({ name: "bench", version: "1.0.0" }));
-  const client = clients[0] as Client;
+  const svc = await startTestService({ dataDir: tmp.dir, windowStart: "20241101", tokens: { bench: BENCH_TOKEN } });
+  let clients: Client[] = [];
   try {
     await svc.scheduler.runOnce("bench");
-    for (const c of clients) {
-      await c.connect(
-        new StreamableHTTPClientTransport(new URL("/mcp", svc.url), {
-          requestInit: { headers: { authorization: "Bearer bench-token-0123456789" } },
-        }),
-      );
-      await c.listTools();
-    }
-    const args = { ts_code: "600519", as_of: "20241231" };
-    const call = (c: Client) => async () => {
-      const r = await c.callTool({ name: TOOLS.latestPrice, arguments: args });
-      if (r.isError) throw new Error(JSON.stringify(r.content));
-    };
+    clients = await connectClients(nClients, svc.url);
+    const client = clients[0] as Client;
     const query = async () => {
       const bar = await latestBar(svc.wh, "600519.SH", "20241231", { cache: false });
       if (bar?.close !== 1524) throw new Error("unexpected bar");
@@ -92,6 +146,20 @@ async function main(): Promise<void> {
       clients.map(() => query),
       seconds,
     );
+    for (const c of clients) await c.close().catch(() => undefined);
+    // as in production: the service is a process of its own, the callers are elsewhere (here: this process)
+    const child = await serviceProcess(values["child-node-arg"] ?? []);
+    let own: Stats;
+    let ownN: Stats;
+    try {
+      clients = await connectClients(nClients, child.url);
+      own = await measure(call(clients[0] as Client), seconds);
+      ownN = await measureConcurrent(clients.map(call), seconds);
+    } finally {
+      for (const c of clients) await c.close().catch(() => undefined);
+      clients = [];
+      await child.stop();
+    }
     const ratio = {
       p50: mcp.p50_ms / direct.p50_ms,
       p99: mcp.p99_ms / direct.p99_ms,
@@ -106,6 +174,8 @@ async function main(): Promise<void> {
       clients: nClients,
       mcp_loopback_concurrent: mcpN,
       duckdb_direct_concurrent: directN,
+      service_process: own,
+      service_process_concurrent: ownN,
     };
     if (values.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     else {
@@ -120,7 +190,10 @@ async function main(): Promise<void> {
           `ratio MCP/direct: p50 x${ratio.p50.toFixed(2)}, p99 x${ratio.p99.toFixed(2)}, calls/s x${(1 / ratio.throughput).toFixed(2)}`,
           row(`MCP, ${nClients} clients`, mcpN),
           row(`DuckDB direct, ${nClients} callers`, directN),
-          `at ${nClients}: MCP ${mcpN.calls_per_s.toFixed(0)} calls/s (goal >= 500), p50 x${(mcpN.p50_ms / directN.p50_ms).toFixed(2)} direct`,
+          row("MCP, service in its own process", own),
+          row(`MCP, own process, ${nClients} clients`, ownN),
+          `at ${nClients} clients: service in its own process ${ownN.calls_per_s.toFixed(0)} calls/s (goal >= 500), ` +
+            `sharing the callers' thread ${mcpN.calls_per_s.toFixed(0)}; p50 x${(ownN.p50_ms / directN.p50_ms).toFixed(2)} direct`,
           "",
         ].join("\n"),
       );
