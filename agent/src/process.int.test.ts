@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, readlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import Database from "better-sqlite3";
@@ -203,5 +204,46 @@ describe("the profile process (agent/dist/main.js)", () => {
     assert.equal(r.code, 1);
     assert.match(out, /config\.yaml is not valid YAML/);
     assert.ok(!out.includes("hk_process_test_key"), "no secret in the log");
+  });
+  it("pooled (the fleet's warm pool): no profile until assigned, then the profile it is given, once", async () => {
+    const dir = mk("proc-pool");
+    const port = await freePort();
+    const poolKey = "pool-key-for-this-test-0123456789";
+    const empty = mkdtempSync(join(tmpdir(), "twl-pool-"));
+    dirs.push(empty);
+    const { child, url } = await spawnAgent(empty, {
+      HERMES_HOME: empty,
+      API_SERVER_PORT: String(port),
+      TWILIGHT_POOL_KEY: poolKey,
+    });
+    try {
+      const health = (await (await fetch(`${url}/health`)).json()) as Record<string, unknown>;
+      assert.equal(health.status, "pooled");
+      assert.equal(health.profile, undefined);
+      assert.equal((await fetch(`${url}/v1/models`, { headers: auth })).status, 503);
+      assert.equal((await fetch(`${url}/admin/activate`, { method: "POST", headers: auth })).status, 503);
+      const assign = (body: unknown, key = poolKey) =>
+        fetch(`${url}/admin/assign`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
+      const env = { HERMES_HOME: dir, HOME: join(dir, "home"), PATH: process.env.PATH ?? "", API_SERVER_PORT: String(port) };
+      assert.equal((await assign({ env, cwd: dir }, "wrong")).status, 401);
+      assert.equal((await assign({ env: { A: 1 }, cwd: dir })).status, 400);
+      assert.equal((await assign({ env, cwd: "relative" })).status, 400);
+      const ok = await assign({ env, cwd: dir });
+      assert.equal(ok.status, 200, await ok.clone().text());
+      assert.equal(((await ok.json()) as Record<string, unknown>).status, "ok");
+      const after = (await (await fetch(`${url}/health`)).json()) as Record<string, unknown>;
+      assert.deepEqual([after.status, after.profile], ["ok", "proc-pool"]);
+      assert.equal(readlinkSync(`/proc/${child.pid}/cwd`), dir);
+      const models = (await (await fetch(`${url}/v1/models`, { headers: auth })).json()) as { data: { id: string }[] };
+      assert.equal(models.data[0]?.id, "fake-qwen");
+      assert.equal((await assign({ env, cwd: dir })).status, 409, "a second assignment is refused");
+    } finally {
+      child.kill("SIGTERM");
+      await exitOf(child);
+    }
   });
 });

@@ -7,7 +7,17 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { InputInvalid, type Logger, Router, readJson, requireBearer, sendError, sendJson, Unavailable } from "@twilight/core";
+import {
+  Conflict,
+  InputInvalid,
+  type Logger,
+  Router,
+  readJson,
+  requireBearer,
+  sendError,
+  sendJson,
+  Unavailable,
+} from "@twilight/core";
 import type { AgentMetrics } from "./metrics.js";
 
 export type AgentState = "pooled" | "standby" | "starting" | "ok" | "stopping" | "released";
@@ -112,7 +122,8 @@ export class AgentServer {
   /** Take a profile (pooled runtimes only, once): its dependencies, then activation as a fresh start would. */
   private async assign(a: PoolAssignment): Promise<void> {
     const pool = this.pool as PoolOptions;
-    this.assigning ??= (async () => {
+    if (this.assigning || this.state !== "pooled") throw new Conflict("this runtime has been assigned a profile already");
+    this.assigning = (async () => {
       this.deps = await pool.assign(a);
       this.state = "standby";
       await this.activate();
