@@ -2,7 +2,7 @@
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "@twilight/core/config";
-import { z } from "zod";
+import { z } from "zod/v4";
 
 /** The repository (or /app in an image): fleet/dist/config.js -> ../.. */
 export const APP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");

@@ -1,7 +1,7 @@
 /** hermes-admin: the operator's CLI, a thin client of the fleet daemon's HTTP API. The entry point is ../main.ts. */
 import { Command } from "commander";
 import { FleetClient } from "../client/client.js";
-import { type FleetConfig, fleetConfig } from "../config.js";
+import type { FleetConfig } from "../config.js";
 import { completionCommand } from "./completion.js";
 import { daemonCommands } from "./daemon-commands.js";
 import { day2Commands } from "./day2-commands.js";
@@ -12,6 +12,7 @@ import { observeCommands } from "./observe-commands.js";
 import { platformCommands } from "./platform-commands.js";
 import { profileCommands } from "./profile-commands.js";
 import { provisionCommands } from "./provision-commands.js";
+import { loadedConfig } from "./lazy.js";
 import { fail } from "./run.js";
 import { swarmCommands } from "./swarm-commands.js";
 
@@ -25,7 +26,7 @@ export interface CliEntry {
 export async function runCli(argv: string[], e: CliEntry): Promise<void> {
   let cfgCache: FleetConfig | undefined;
   const cfg = () => {
-    cfgCache ??= fleetConfig();
+    cfgCache ??= loadedConfig().fleetConfig();
     return cfgCache;
   };
   const program = new Command("hermes-admin")

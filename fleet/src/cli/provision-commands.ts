@@ -70,6 +70,7 @@ export function provisionCommands(program: Command, cfg: () => FleetConfig, clie
     )
     .action(async () => {
       try {
+        await loadContract();
         const out = await provisionFromStdin(client(), await readStdin());
         process.stdout.write(`${JSON.stringify(out)}\n`);
         process.exitCode = 0;

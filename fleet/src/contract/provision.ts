@@ -1,5 +1,6 @@
 /** What billing writes on `hermes-admin provision --stdin` (the SSH transport): the same shapes as the HTTP routes. */
-import { PLANS, TIERS } from "@twilight/core";
+import { TIERS } from "@twilight/core/names";
+import { PLANS } from "@twilight/core/plans";
 import { z } from "zod/v4";
 import { ProfileName } from "./schemas.js";
 

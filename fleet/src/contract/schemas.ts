@@ -3,7 +3,8 @@
  * document is generated from the same objects). The daemon parses requests with them, the CLI client parses responses
  * with them, and a test proves that what the daemon sends parses.
  */
-import { PLANS, PROFILE_NAME_MAX, TIERS } from "@twilight/core";
+import { PROFILE_NAME_MAX, TIERS } from "@twilight/core/names";
+import { PLANS } from "@twilight/core/plans";
 import { z } from "zod/v4";
 
 export const Tier = z.enum(TIERS);
