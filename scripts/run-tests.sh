@@ -13,6 +13,7 @@ HEAVY='/e2e/(matrix|day2|day2-upgrade|failover|swarm-nodes)\.int\.test\.js$'
 cd "$ROOT"
 # the profile runtime's bundle follows dist/ (0.3 s): a test never starts an older runtime than the code it tests
 if [ "$tier" != unit ] && [ -f agent/dist/main.js ]; then node scripts/bundle-agent.mjs; fi
+if [ "$tier" != unit ] && [ -f fleet/dist/cli-entry.js ]; then node scripts/bundle-cli.mjs; fi
 dirs=(core/dist fleet/dist agent/dist mcp/tushare/dist skill/stock-research/dist backend/dist gateway/dist)
 existing=(); for d in "${dirs[@]}"; do [ -d "$d" ] && existing+=("$d"); done
 if [ "$tier" = unit ]; then

@@ -1,11 +1,12 @@
 /** The fleet's one configuration, from environment variables, validated at start (fails fast with a clear message). */
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
 import { loadConfig } from "@twilight/core/config";
 import { z } from "zod/v4";
 
-/** The repository (or /app in an image): fleet/dist/config.js -> ../.. */
-export const APP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+import { APP_DIR } from "./lib/app-dir.js";
+
+/** The repository (or /app in an image). */
+export { APP_DIR };
 
 const range = (def: string) =>
   z

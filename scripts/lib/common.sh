@@ -31,8 +31,8 @@ ensure_node_deps() {
 }
 
 build() {
-  log "typechecking and building (tsc -b, then the profile runtime's bundle)"
-  (cd "$ROOT" && npx tsc -b && node scripts/bundle-agent.mjs)
+  log "typechecking and building (tsc -b, then the profile runtime's and the CLI's bundles)"
+  (cd "$ROOT" && npx tsc -b && node scripts/bundle-agent.mjs && node scripts/bundle-cli.mjs)
 }
 
 # PostgreSQL: a private cluster for tests on 127.0.0.1:${TWILIGHT_PG_PORT:-55432}, owned by the postgres OS user.

@@ -8,11 +8,11 @@ import { day2Commands } from "./day2-commands.js";
 import { doctorCommand } from "./doctor-command.js";
 import { EXIT_HELP } from "./exit-codes.js";
 import { gatewayCommands } from "./gateway-commands.js";
+import { loadedConfig } from "./lazy.js";
 import { observeCommands } from "./observe-commands.js";
 import { platformCommands } from "./platform-commands.js";
 import { profileCommands } from "./profile-commands.js";
 import { provisionCommands } from "./provision-commands.js";
-import { loadedConfig } from "./lazy.js";
 import { fail } from "./run.js";
 import { swarmCommands } from "./swarm-commands.js";
 

@@ -1,11 +1,11 @@
 /** Image names, labels and the project version: what the runtime needs to know of images, without the builder. */
 import { readFile } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { DriverError } from "@twilight/core";
+import { resolve } from "node:path";
+import { DriverError } from "@twilight/core/errors";
+import { APP_DIR } from "../lib/app-dir.js";
 
-/** The repository root (or /app in an image): fleet/dist/images/refs.js -> ../../.. */
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+/** The repository root (or /app in an image). */
+export const REPO_ROOT = APP_DIR;
 
 export const IMAGE_LABELS = {
   contentHash: "io.twilight.content-hash",
