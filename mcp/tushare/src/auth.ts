@@ -9,6 +9,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, w
 import { join } from "node:path";
 import { type Logger, safeEqual, sha256Hex } from "@twilight/core";
 import { z } from "zod";
+import { ChangeFlag } from "./change-flag.js";
 
 export const DATA_FILES = {
   tokens: "tokens.json",
@@ -81,12 +82,19 @@ export class TokenStore {
   private error: string | undefined;
   private fromLastGood = false;
 
+  private readonly change: ChangeFlag;
+
   constructor(
     private readonly path: string,
     private readonly log?: Logger,
   ) {
+    this.change = new ChangeFlag(path);
     this.reloadIfChanged();
     if (this.error) this.loadLastGood();
+  }
+
+  close(): void {
+    this.change.close();
   }
 
   private get lastGoodPath(): string {
@@ -124,8 +132,11 @@ export class TokenStore {
       st = undefined;
     }
     const stamp = st ? `${st.mtimeMs}:${st.ino}:${st.size}` : "missing";
-    // Two rewrites within the file system's timestamp granularity can leave the same stamp: re-read a fresh file.
-    if (stamp === this.stamp && (!st || Date.now() - st.mtimeMs > 2_000)) return;
+    // Two rewrites within the file system's timestamp granularity can leave the same stamp: re-read a fresh file (and
+    // keep looking while it is fresh: a second rewrite's event may have been taken by this read)
+    const fresh = !!st && Date.now() - st.mtimeMs <= 2_000;
+    if (fresh) this.change.touch();
+    if (stamp === this.stamp && !fresh) return;
     this.stamp = stamp;
     if (!st) {
       this.byHash = new Map();
@@ -162,9 +173,9 @@ export class TokenStore {
     }
   }
 
-  /** The profile a bearer token belongs to, or undefined. */
+  /** The profile a bearer token belongs to, or undefined. The file is looked at only when it may have changed. */
   profileOf(token: string): string | undefined {
-    this.reloadIfChanged();
+    if (this.change.maybeChanged()) this.reloadIfChanged();
     return this.byHash.get(sha256Hex(token));
   }
 

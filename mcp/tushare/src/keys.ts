@@ -23,6 +23,7 @@ import {
 } from "@twilight/core";
 import { z } from "zod";
 import { DATA_FILES, writeFileAtomic } from "./auth.js";
+import { ChangeFlag } from "./change-flag.js";
 
 export const KEYSET_FILE = "cite-keyset.json";
 
@@ -172,14 +173,21 @@ export class KeyRing {
   private lastPublished = "";
   private publishedCache: PublicCiteKey[] = [];
 
+  private readonly change: ChangeFlag;
+
   constructor(
     private readonly dir: string,
     private readonly now: () => number,
     private readonly log?: Logger,
   ) {
+    this.change = new ChangeFlag(join(dir, KEYSET_FILE));
     this.keys = ensureKeySet(dir, now());
     this.stamp = this.statStamp();
     this.republish();
+  }
+
+  close(): void {
+    this.change.close();
   }
 
   private statStamp(): string {
@@ -193,6 +201,7 @@ export class KeyRing {
 
   /** Re-read the key set if the file changed (or always, with `force`). A bad file keeps the keys loaded before. */
   reload(force = false): void {
+    if (!force && !this.change.maybeChanged()) return;
     const stamp = this.statStamp();
     if (!force && stamp === this.stamp) return;
     this.stamp = stamp;

@@ -186,6 +186,8 @@ export async function startService(o: ServiceOptions): Promise<Service> {
         );
         await requestLog.close();
         await wh.close();
+        tokens.close();
+        keys.close();
       })();
       return closing;
     },
