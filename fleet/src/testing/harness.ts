@@ -140,7 +140,9 @@ export async function fleetHarness(extraEnv: Record<string, string> = {}): Promi
         await Promise.all(names.map((n) => h.cliAsync(["rm", n, "--force"])));
       }
       await h.killDaemon("SIGKILL");
-      for (const pids of (await h.profilePids()).values())
+      // every process started under this ops dir: profiles, and the warm pool's runtimes (no profile name yet), which a
+      // SIGKILLed daemon cannot stop
+      for (const pids of [...(await h.profilePids()).values(), await pooledPids(ops)])
         for (const pid of pids) {
           try {
             process.kill(-pid, "SIGKILL");
@@ -159,6 +161,18 @@ export async function fleetHarness(extraEnv: Record<string, string> = {}): Promi
 }
 
 /** Poll `fn` until it returns a truthy value or the deadline passes (bounded loop). */
+/** The warm pool's runtimes started for the fleet at `ops` (working under `<ops>/profiles/.pool`, no profile yet). */
+async function pooledPids(ops: string): Promise<number[]> {
+  const out: number[] = [];
+  for (const ent of await readdir("/proc")) {
+    if (!/^\d+$/.test(ent)) continue;
+    const env = await readFile(`/proc/${ent}/environ`, "utf8").catch(() => "");
+    const home = /(?:^|\0)HERMES_HOME=([^\0]*)/.exec(env)?.[1];
+    if (/(?:^|\0)TWILIGHT_POOLED=1(?:\0|$)/.test(env) && home?.startsWith(`${ops}/`)) out.push(Number(ent));
+  }
+  return out;
+}
+
 export async function eventually<T>(
   fn: () => Promise<T | undefined | false> | T | undefined | false,
   timeoutMs: number,
