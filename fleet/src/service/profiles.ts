@@ -44,7 +44,7 @@ import type { WorkloadStats } from "../runtime/types.js";
 import type { Supervisor } from "../supervisor/supervisor.js";
 import { modelFor, type RenderInput } from "../template/render.js";
 import { buildSecrets, freshSecret, parseSecretsSchema, secretsFingerprint } from "../template/secrets.js";
-import { allocateUid, portLeases } from "../workload/allocate.js";
+import { portLeases, type UidLease, uidLeases } from "../workload/allocate.js";
 import { audit } from "../workload/audit.js";
 import { type FleetContext, type KeyedMutex, noProgress, type Progress } from "../workload/context.js";
 import type { Ready as PoolTicket, WarmPool } from "../workload/pool.js";
@@ -293,9 +293,10 @@ export class ProfileService {
         if (ticket) await this.pool?.giveBack(t); // not assigned yet: the runtime goes, the pool makes a fresh one
       });
     }
-    const uid =
-      ticket?.p.slot.uid ??
-      allocateUid(this.ctx.cfg.uids, new Set([...(await this.takenUids()), ...(this.pool?.reservedUids ?? [])]));
+    // leased until the row records it (or the spawn is rolled back): the warm pool allocates from the same leases
+    const uidLease = ticket ? undefined : uidLeases.lease(this.ctx.cfg.uids, await this.takenUids());
+    undo.push(async () => uidLease?.release());
+    const uid = ticket?.p.slot.uid ?? (uidLease as UidLease).uid;
     const where = tier === "swarm" ? await this.placeSwarm(rows, o.req) : { node: null, root: this.ctx.cfg.profilesRoot };
     progress("allocated", { port, uid, ...(where.node ? { node: where.node } : {}), ...(ticket ? { pooled: true } : {}) });
     const t0 = performance.now();
@@ -332,6 +333,7 @@ export class ProfileService {
         generation: 1,
       });
       undo.push(() => this.ctx.registry.remove(name));
+      uidLease?.release(); // the row holds it now
       progress("registered", { id: row.id });
       await this.ctx.tokens.set(name, o.secrets.MCP_TUSHARE_TOKEN ?? "");
       undo.push(() => this.ctx.tokens.revoke(name));

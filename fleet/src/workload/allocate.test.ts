@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import { test } from "node:test";
-import { PortLeases } from "./allocate.js";
+import { PortLeases, UidLeases } from "./allocate.js";
 
 test("issue 9 item 10: 20 concurrent leases get 20 different ports, none in the registry, none already bound", async () => {
   const busy = createServer();
@@ -23,4 +23,17 @@ test("issue 9 item 10: 20 concurrent leases get 20 different ports, none in the 
 test("a range with nothing free is Unavailable, naming the range and what to do", async () => {
   const leases = new PortLeases();
   await assert.rejects(leases.lease({ low: 20000, high: 20001 }, new Set([20000, 20001])), /no free port in 20000-20001/);
+});
+
+test("uid leases: a spawn in flight and the warm pool never get the same uid; a released uid is free again", () => {
+  const leases = new UidLeases();
+  const range = { low: 64000, high: 64010 };
+  const taken = new Set([64000]);
+  const a = leases.lease(range, taken); // a spawn, its row not written yet
+  const b = leases.lease(range, taken); // the pool, meanwhile (its registry read does not show a's uid)
+  assert.notEqual(a.uid, b.uid);
+  assert.ok(!taken.has(a.uid) && !taken.has(b.uid));
+  a.release();
+  assert.equal(leases.lease(range, taken).uid, a.uid);
+  assert.throws(() => leases.lease({ low: 64000, high: 64000 }, taken), /no free uid/);
 });

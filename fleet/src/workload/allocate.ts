@@ -70,6 +70,36 @@ export function systemUids(): Set<number> {
   }
 }
 
+export interface UidLease {
+  uid: number;
+  /** Give the uid back (once its registry row records it, or the operation failed). */
+  release(): void;
+}
+
+/**
+ * uids handed out but not yet recorded in a registry row: a spawn between its allocation and its row, and the warm
+ * pool's runtimes until a spawn takes them. Both allocate from here, so neither can take the other's uid (found by
+ * `npm run verify`: a pooled runtime got the uid of a container spawn in flight, and the spawn that took it conflicted).
+ */
+export class UidLeases {
+  private readonly held = new Set<number>();
+
+  lease(range: { low: number; high: number }, taken: Set<number>): UidLease {
+    const sys = systemUids();
+    const uid = lowestFree(range, taken, (n) => !sys.has(n) && !this.held.has(n));
+    if (uid === undefined) throw new Unavailable(`no free uid in ${range.low}-${range.high}`, { hint: "widen FLEET_UID_RANGE" });
+    this.held.add(uid);
+    return { uid, release: () => void this.held.delete(uid) };
+  }
+
+  get size(): number {
+    return this.held.size;
+  }
+}
+
+/** The daemon's uid leases (one daemon per process). */
+export const uidLeases = new UidLeases();
+
 export function allocateUid(range: { low: number; high: number }, used: Set<number>): number {
   const sys = systemUids();
   const uid = lowestFree(range, used, (n) => !sys.has(n));

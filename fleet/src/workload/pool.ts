@@ -12,7 +12,7 @@ import { DomainError, TimeoutError } from "@twilight/core";
 import { squatter } from "../lib/sockets.js";
 import type { ProfileRow } from "../registry/types.js";
 import type { PoolAbility, PooledRuntime } from "../runtime/types.js";
-import { allocateUid, type PortLease, portLeases } from "./allocate.js";
+import { type PortLease, portLeases, type UidLease, uidLeases } from "./allocate.js";
 import type { FleetContext } from "./context.js";
 import { waitHealthy } from "./health.js";
 import { handlePatch, prepareDirectory, specOf } from "./workloads.js";
@@ -21,6 +21,7 @@ import { handlePatch, prepareDirectory, specOf } from "./workloads.js";
 export interface Ready {
   p: PooledRuntime;
   lease: PortLease;
+  uidLease: UidLease;
 }
 
 export interface PoolStatus {
@@ -36,8 +37,6 @@ export interface PoolStatus {
 export class WarmPool {
   private readonly ready: Ready[] = [];
   private starting = 0;
-  /** uids of runtimes in the pool or being started (a spawn allocating a uid must skip them). */
-  private readonly reserved = new Set<number>();
   private served = 0;
   private missed = 0;
   private lastError: string | undefined;
@@ -55,10 +54,6 @@ export class WarmPool {
       onChange?: (s: PoolStatus) => void;
     },
   ) {}
-
-  get reservedUids(): ReadonlySet<number> {
-    return this.reserved;
-  }
 
   private changed(): void {
     this.o.onChange?.(this.status());
@@ -119,10 +114,9 @@ export class WarmPool {
   }
 
   private async startOne(): Promise<Ready> {
-    const taken = await this.o.takenUids();
-    for (const u of this.reserved) taken.add(u);
-    const uid = allocateUid(this.ctx.cfg.uids, taken);
-    this.reserved.add(uid);
+    // leased, not just chosen: a spawn in flight (its row not written yet) and the pool never share a uid
+    const uidLease = uidLeases.lease(this.ctx.cfg.uids, await this.o.takenUids());
+    const uid = uidLease.uid;
     let lease: PortLease | undefined;
     try {
       lease = await portLeases.lease(this.ctx.cfg.ports, new Set((await this.ctx.registry.list()).map((r) => r.port)));
@@ -148,9 +142,9 @@ export class WarmPool {
         await this.ability.discard(p);
         throw e;
       }
-      return { p, lease };
+      return { p, lease, uidLease };
     } catch (e) {
-      this.reserved.delete(uid);
+      uidLease.release();
       lease?.release();
       throw e;
     }
@@ -166,7 +160,7 @@ export class WarmPool {
   }
 
   private release(r: Ready): void {
-    this.reserved.delete(r.p.slot.uid);
+    r.uidLease.release();
     r.lease.release();
   }
 
