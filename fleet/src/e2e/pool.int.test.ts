@@ -6,12 +6,12 @@
  * (tenant.int.test.ts, both modes).
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { readAdminToken } from "../lib/daemon-files.js";
 import { isSameProcessAlive } from "../lib/proc.js";
-import { eventually, type FleetHarness, fleetHarness } from "../testing/harness.js";
+import { eventually, type FleetHarness, fleetHarness, pooledPids } from "../testing/harness.js";
 
 interface P {
   name: string;
@@ -54,22 +54,6 @@ function identity(pid: number) {
 describe("warm pool (prefab): pooled runtimes, their assignment and a daemon restart", () => {
   let h: FleetHarness;
   const get = (n: string) => h.cliJson<{ profiles: P[] }>(["list", "--no-stats"]).profiles.find((p) => p.name === n) as P;
-  const pooledPids = async () => {
-    const out: number[] = [];
-    for (const ent of readdirSync("/proc")) {
-      if (!/^\d+$/.test(ent)) continue;
-      const env = (() => {
-        try {
-          return readFileSync(`/proc/${ent}/environ`, "utf8");
-        } catch {
-          return "";
-        }
-      })();
-      if (env.includes("TWILIGHT_POOLED=1") && env.includes(`TWILIGHT_APP_DIR=`) && readlinkQuiet(ent)?.startsWith(h.ops))
-        out.push(Number(ent));
-    }
-    return out;
-  };
   const readlinkQuiet = (pid: string) => {
     try {
       return readlinkSync(`/proc/${pid}/cwd`);
@@ -77,7 +61,7 @@ describe("warm pool (prefab): pooled runtimes, their assignment and a daemon res
       return undefined;
     }
   };
-  const unassigned = async () => (await pooledPids()).filter((pid) => readlinkQuiet(String(pid))?.endsWith("/.pool"));
+  const unassigned = async () => (await pooledPids(h.ops)).filter((pid) => readlinkQuiet(String(pid))?.endsWith("/.pool"));
 
   before(async () => {
     h = await fleetHarness({ FLEET_POOL_SIZE: "2" });
@@ -85,14 +69,7 @@ describe("warm pool (prefab): pooled runtimes, their assignment and a daemon res
     await eventually(async () => (await h.daemonHealth()).pool?.ready === 2, 30_000, "a full pool");
   });
   after(async () => {
-    for (const pid of await pooledPids()) {
-      try {
-        process.kill(-pid, "SIGKILL");
-      } catch {
-        /* gone */
-      }
-    }
-    await h?.cleanup();
+    await h?.cleanup(); // kills the pool's runtimes too
   });
 
   test("a pooled runtime holds no profile and no secret, and refuses everything but health and its own assignment", async () => {

@@ -33,6 +33,8 @@ export interface PrivateTmp {
   create(sizeBytes: number, wd: string): Promise<TmpNamespace>;
   /** argv prefix that joins the mount namespace of a running process, starting in `wd`. */
   join(pid: number, wd: string): string[];
+  /** Resize the private /tmp of a running process (a pooled runtime given a plan of another size). */
+  resize(pid: number, sizeBytes: number): Promise<void>;
 }
 
 /** Pure: the tmpfs mount of a private /tmp. */
@@ -112,6 +114,11 @@ export class MountNamespaces implements PrivateTmp {
   join(pid: number, wd: string): string[] {
     return [NSENTER, "-t", String(pid), "-m", `--wd=${wd}`, "--"];
   }
+
+  async resize(pid: number, sizeBytes: number): Promise<void> {
+    const [cmd, ...args] = [...this.join(pid, "/"), ...tmpfsRemountArgv(sizeBytes)];
+    await run(cmd as string, args);
+  }
 }
 
 /** Pure: the first of `paths` that a tmpfs mounted on /tmp would hide, or null. */
@@ -168,4 +175,5 @@ export const NO_PRIVATE_TMP: PrivateTmp = {
   reason: "private /tmp disabled",
   create: async () => ({ enter: [], release: async () => {} }),
   join: () => [],
+  resize: async () => {},
 };

@@ -3,20 +3,19 @@
  * group (detached), cwd = its directory, environment = its .env plus fixed variables. Console output goes to an
  * O_APPEND log file the child holds, so profiles outlive the daemon; a restarted daemon re-adopts them by pid + start time.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readlinkSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { promisify } from "node:util";
 import { DomainError, DriverError, MANAGED_BY, parseEnv } from "@twilight/core";
 import type { Logger } from "pino";
 import { isSameProcessAlive, procUid, readProcStat, readProcUsage } from "../lib/proc.js";
 import { readNoFollow } from "../lib/safe-fs.js";
 import { adoptConsoleLog, closeQuietly, openConsoleLog, rotateIfNeeded } from "./logfiles.js";
 import { followLog } from "./logtail.js";
-import { type PrivateTmp, type TmpNamespace, tmpfsRemountArgv } from "./private-tmp.js";
+import type { PrivateTmp, TmpNamespace } from "./private-tmp.js";
 import { agentArgv, ENV_GENERATION, ENV_MANAGED, ENV_POOLED, POOLED_GENERATION, processEnv } from "./process-env.js";
 import { type Sandbox, type SandboxSpec, sandboxArgv, sandboxSpec } from "./sandbox.js";
 import type {
@@ -236,8 +235,7 @@ export class ProcessDriver implements RuntimeDriver {
     this.o.sandbox?.prepare(spec.profile, sb);
     this.o.sandbox?.place(spec.profile, p.pid);
     this.o.sandbox?.release(poolGroup(p.slot.uid));
-    if (this.o.privateTmp?.available && sb.tmpBytes !== held.tmpBytes)
-      await run(NSENTER, ["-t", String(p.pid), "-m", "--", ...tmpfsRemountArgv(sb.tmpBytes)]);
+    if (this.o.privateTmp?.available && sb.tmpBytes !== held.tmpBytes) await this.o.privateTmp.resize(p.pid, sb.tmpBytes);
     adoptConsoleLog(p.slot.logDir, spec.logDir, this.o.logs.keep);
     const t: Tracked = {
       generation: spec.generation,
@@ -398,10 +396,8 @@ export class ProcessDriver implements RuntimeDriver {
    * its environment: once assigned, its directory is its working directory (the runtime never changes it); before,
    * that is the pool's and it has no profile.
    */
-  private async scan(): Promise<
-    Array<{ pid: number; uid: number; pooled: boolean; profile?: string; generation: number; dir?: string }>
-  > {
-    const out: Array<{ pid: number; uid: number; pooled: boolean; profile?: string; generation: number; dir?: string }> = [];
+  private async scan(): Promise<Scanned[]> {
+    const out: Scanned[] = [];
     for (const ent of await readdir("/proc")) {
       if (!/^\d+$/.test(ent)) continue;
       const pid = Number(ent);
@@ -437,8 +433,15 @@ export class ProcessDriver implements RuntimeDriver {
   }
 }
 
-const run = promisify(execFile);
-const NSENTER = "/usr/bin/nsenter";
+/** One of our processes found in /proc (see scan). */
+interface Scanned {
+  pid: number;
+  uid: number;
+  pooled: boolean;
+  profile?: string;
+  generation: number;
+  dir?: string;
+}
 
 /** A pooled runtime's cgroup name (profile names cannot start with a dot). */
 function poolGroup(uid: number): string {

@@ -3,10 +3,10 @@
  * through, and the end of a rolled-back handover (the row says what happened, held callers are released, one typed
  * error that names the failed step).
  */
-import { DomainError, TimeoutError } from "@twilight/core";
-import { squatter } from "../lib/sockets.js";
+import { DomainError } from "@twilight/core";
 import { readProfileEnv } from "../profiles/layout.js";
 import type { ProfilePatch } from "../registry/types.js";
+import { postAdmin, type RuntimeEndpoint } from "../workload/admin-edge.js";
 import { audit } from "../workload/audit.js";
 import type { FleetContext } from "../workload/context.js";
 
@@ -106,18 +106,9 @@ export async function releaseAt(ep: Endpoint, dir: string, uid: number): Promise
   await adminCall(ep, dir, uid, "release");
 }
 
-type Endpoint = { host: string; port: number; owner?: number };
+type Endpoint = RuntimeEndpoint;
 
 async function adminCall(ep: Endpoint, dir: string, uid: number, what: "activate" | "release"): Promise<void> {
-  const other = ep.owner === undefined ? undefined : squatter(ep.port, ep.owner);
-  if (other) throw new DomainError("UNAVAILABLE", `not sending the profile's key to port ${ep.port}: ${other}`);
   const env = await readProfileEnv(dir, uid);
-  const res = await fetch(`http://${ep.host}:${ep.port}/admin/${what}`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${env.API_SERVER_KEY ?? ""}` },
-    signal: AbortSignal.timeout(15_000),
-  }).catch((e: Error) => {
-    throw new TimeoutError(`${what} request failed: ${e.message}`);
-  });
-  if (!res.ok) throw new DomainError("DRIVER", `${what} answered HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`);
+  await postAdmin(ep, what, env.API_SERVER_KEY ?? "");
 }

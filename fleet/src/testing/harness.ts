@@ -161,8 +161,8 @@ export async function fleetHarness(extraEnv: Record<string, string> = {}): Promi
 }
 
 /** Poll `fn` until it returns a truthy value or the deadline passes (bounded loop). */
-/** The warm pool's runtimes started for the fleet at `ops` (working under `<ops>/profiles/.pool`, no profile yet). */
-async function pooledPids(ops: string): Promise<number[]> {
+/** The warm pool's runtimes started for the fleet at `ops`, assigned or not (their environment is the pool's). */
+export async function pooledPids(ops: string): Promise<number[]> {
   const out: number[] = [];
   for (const ent of await readdir("/proc")) {
     if (!/^\d+$/.test(ent)) continue;

@@ -8,10 +8,9 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { DomainError, TimeoutError } from "@twilight/core";
-import { squatter } from "../lib/sockets.js";
 import type { ProfileRow } from "../registry/types.js";
 import type { PoolAbility, PooledRuntime } from "../runtime/types.js";
+import { postAdmin } from "./admin-edge.js";
 import { type PortLease, portLeases, type UidLease, uidLeases } from "./allocate.js";
 import type { FleetContext } from "./context.js";
 import { waitHealthy } from "./health.js";
@@ -200,7 +199,8 @@ export class WarmPool {
         status: "starting",
         last_started_at: new Date(this.ctx.now()).toISOString(),
       });
-      await sendAssignment(r.p, { env, cwd });
+      // the profile's environment (its secrets) goes only to a listener of the slot's uid: the runtime itself
+      await postAdmin({ host: "127.0.0.1", port: r.p.slot.port, owner: r.p.slot.uid }, "assign", r.p.key, { env, cwd });
       await waitHealthy({ port: spec.port, owner: spec.uid, timeoutMs: this.ctx.cfg.startTimeoutMs, intervalMs: 10 });
     } catch (e) {
       await this.ability.discard(r.p).catch(() => undefined);
@@ -221,19 +221,4 @@ export class WarmPool {
     await this.filling?.catch(() => undefined);
     for (const r of this.ready.splice(0)) await this.drop(r);
   }
-}
-
-/** The profile's environment (its secrets) goes only to a listener of the slot's uid: the runtime itself. */
-async function sendAssignment(p: PooledRuntime, body: { env: Record<string, string>; cwd: string }): Promise<void> {
-  const other = squatter(p.slot.port, p.slot.uid);
-  if (other) throw new DomainError("UNAVAILABLE", `not sending a profile to port ${p.slot.port}: ${other}`);
-  const res = await fetch(`http://127.0.0.1:${p.slot.port}/admin/assign`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${p.key}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(15_000),
-  }).catch((e: Error) => {
-    throw new TimeoutError(`assign request failed: ${e.message}`);
-  });
-  if (!res.ok) throw new DomainError("DRIVER", `assign answered HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`);
 }
