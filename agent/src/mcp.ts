@@ -1,11 +1,12 @@
 /**
- * MCP client side: one connection per enabled `mcp_servers` entry (Streamable HTTP, SDK v1 Client). Connections are
- * made lazily and remade after a transport failure, so a data-service restart costs one retried call, not a restart of
- * the profile. Headers (the profile's bearer token) come from config.yaml after `${VAR}` resolution and are never logged.
+ * MCP client side: one connection per enabled `mcp_servers` entry (Streamable HTTP, our own small client in
+ * mcp-client.ts: the SDK's Client cost ~29 MiB of RSS per profile). Connections are made lazily and remade after a
+ * transport failure, so a data-service restart costs one retried call, not a restart of the profile. Headers (the
+ * profile's bearer token) come from config.yaml after `${VAR}` resolution and are never logged.
  */
 
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { type Logger, TimeoutError, Unavailable, unixSocketFetch } from "@twilight/core";
+import { type Logger, Unavailable, unixSocketFetch } from "@twilight/core";
+import { McpHttpClient, McpRpcError } from "./mcp-client.js";
 import type { McpServerConfig } from "./profile.js";
 import { qualifyTool, splitToolName, type ToolResult, type ToolSource, type ToolSpec } from "./tools.js";
 
@@ -17,36 +18,6 @@ const CLIENT_INFO = { name: "twilight-agent", version: "0.1.0" };
 /** JSON-RPC errors that say "your request was wrong", not "the connection is gone": never retried. */
 const REQUEST_ERRORS = new Set<number>([-32602, -32600, -32601]); // InvalidParams, InvalidRequest, MethodNotFound
 
-/**
- * The MCP SDK is loaded on the first connection, not at start: it is the largest module graph of the runtime (~0.3 s
- * of load and several MiB of heap), and a profile that is never asked a question never needs it.
- */
-let sdk: Promise<{
-  Client: typeof import("@modelcontextprotocol/sdk/client/index.js").Client;
-  Transport: typeof import("@modelcontextprotocol/sdk/client/streamableHttp.js").StreamableHTTPClientTransport;
-  McpError: typeof import("@modelcontextprotocol/sdk/types.js").McpError;
-}> | null = null;
-let loadedMcpError: (new (...a: never[]) => Error & { code: number }) | null = null;
-function loadSdk() {
-  sdk ??= Promise.all([
-    import("@modelcontextprotocol/sdk/client/index.js"),
-    import("@modelcontextprotocol/sdk/client/streamableHttp.js"),
-    import("@modelcontextprotocol/sdk/types.js"),
-  ]).then(([c, t, types]) => {
-    loadedMcpError = types.McpError;
-    return { Client: c.Client, Transport: t.StreamableHTTPClientTransport, McpError: types.McpError };
-  });
-  return sdk;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_r, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(`${what} took longer than ${ms} ms`)), ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
-}
-
 export interface McpConnectionOptions {
   name: string;
   config: McpServerConfig;
@@ -54,8 +25,8 @@ export interface McpConnectionOptions {
 }
 
 export class McpConnection {
-  private client: Client | null = null;
-  private connecting: Promise<Client> | null = null;
+  private client: McpHttpClient | null = null;
+  private connecting: Promise<McpHttpClient> | null = null;
   private tools: ToolSpec[] = [];
   private generation = 0;
 
@@ -65,33 +36,26 @@ export class McpConnection {
     return this.opts.name;
   }
 
-  private async connect(): Promise<Client> {
+  private async connect(): Promise<McpHttpClient> {
     const { config, name, log } = this.opts;
-    const { Client, Transport } = await loadSdk();
-    const client = new Client(CLIENT_INFO);
-    const transport = new Transport(new URL(config.url), {
-      requestInit: { headers: config.headers },
+    const client = new McpHttpClient({
+      url: config.url,
+      headers: config.headers,
+      clientInfo: CLIENT_INFO,
       ...(config.socket ? { fetch: unixSocketFetch(config.socket) } : {}),
-      reconnectionOptions: {
-        maxReconnectionDelay: 5_000,
-        initialReconnectionDelay: 500,
-        reconnectionDelayGrowFactor: 2,
-        maxRetries: 1,
-      },
     });
-    client.onerror = (e) => log.debug({ server: name, err: e.message }, "MCP transport notice");
     try {
-      await withTimeout(client.connect(transport), config.connect_timeout * 1000, `connecting to MCP server ${name}`);
-      const listed = await withTimeout(client.listTools(), config.timeout * 1000, `listing tools of ${name}`);
-      this.tools = listed.tools
+      await client.connect(config.connect_timeout * 1000);
+      const listed = await client.listTools(config.timeout * 1000);
+      this.tools = listed
         .filter((t) => this.allowed(t.name))
         .map((t) => ({
           name: qualifyTool(name, t.name),
           description: t.description ?? t.title ?? t.name,
-          parameters: t.inputSchema as Record<string, unknown>,
+          parameters: t.inputSchema,
         }));
     } catch (e) {
-      await client.close().catch(() => undefined);
+      await client.close();
       throw e;
     }
     this.generation++;
@@ -108,7 +72,7 @@ export class McpConnection {
     return !f?.exclude?.includes(tool);
   }
 
-  async ensure(): Promise<Client> {
+  async ensure(): Promise<McpHttpClient> {
     if (this.client) return this.client;
     this.connecting ??= this.connect()
       .then((c) => {
@@ -125,7 +89,7 @@ export class McpConnection {
   async reset(): Promise<void> {
     const c = this.client;
     this.client = null;
-    if (c) await c.close().catch(() => undefined);
+    if (c) await c.close();
   }
 
   async list(): Promise<ToolSpec[]> {
@@ -142,7 +106,7 @@ export class McpConnection {
     for (let attempt = 0; ; attempt++) {
       try {
         const client = await this.ensure();
-        const r = await client.callTool({ name: tool, arguments: args }, undefined, { timeout: timeoutMs });
+        const r = await client.callTool(tool, args, timeoutMs);
         const content = Array.isArray(r.content) ? r.content : [];
         const text = content
           .filter((c): c is { type: "text"; text: string } => c?.type === "text" && typeof c.text === "string")
@@ -151,8 +115,7 @@ export class McpConnection {
         const meta = r._meta && typeof r._meta === "object" ? (r._meta as Record<string, unknown>) : undefined;
         return { isError: r.isError === true, text, structured: r.structuredContent, ...(meta ? { meta } : {}) };
       } catch (e) {
-        if (loadedMcpError && e instanceof loadedMcpError && REQUEST_ERRORS.has(e.code))
-          return { isError: true, text: e.message };
+        if (e instanceof McpRpcError && REQUEST_ERRORS.has(e.code)) return { isError: true, text: e.message };
         await this.reset();
         const delay = RETRY_DELAYS_MS[attempt];
         if (delay === undefined) {

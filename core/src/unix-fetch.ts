@@ -1,10 +1,15 @@
 /**
- * A fetch over a unix socket (node:http `socketPath`), for the MCP SDK transport's `fetch` option (the agent and the
- * skill's commands). A profile reaches the data service through a socket in a directory the tenant cannot write
- * (`mcp_servers.<name>.socket`), so no other uid can squat the endpoint and receive the profile's bearer token, as it
- * could on a loopback TCP port. The URL still gives the path and the Host header. Response bodies stream (SSE works).
+ * A fetch over node:http, for MCP clients (the agent's and the skill's commands).
+ * - `unixSocketFetch(path)`: over a unix socket. A profile reaches the data service through a socket in a directory the
+ *   tenant cannot write (`mcp_servers.<name>.socket`), so no other uid can squat the endpoint and receive the profile's
+ *   bearer token, as it could on a loopback TCP port. The URL still gives the path and the Host header.
+ * - `nodeHttpFetch()`: over TCP (http or https), with Node's keep-alive agents. The global fetch is undici: its
+ *   JavaScript and its WebAssembly HTTP parser cost a profile process ~10 MiB of RSS the first time it is used, which
+ *   node:http (parser built into the binary) does not.
+ * Response bodies stream (SSE works).
  */
-import { request } from "node:http";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { Readable } from "node:stream";
 
 /** The shape of the MCP SDK's `FetchLike` (core does not depend on the SDK). */
@@ -19,6 +24,14 @@ function bodyOf(body: RequestInit["body"]): string | Uint8Array | undefined {
 }
 
 export function unixSocketFetch(socketPath: string): UnixFetch {
+  return nodeFetch(socketPath);
+}
+
+export function nodeHttpFetch(): UnixFetch {
+  return nodeFetch(undefined);
+}
+
+function nodeFetch(socketPath: string | undefined): UnixFetch {
   return (url, init = {}) =>
     new Promise<Response>((resolve, reject) => {
       const u = new URL(String(url));
@@ -28,7 +41,12 @@ export function unixSocketFetch(socketPath: string): UnixFetch {
       });
       const signal = init.signal ?? undefined;
       if (signal?.aborted) return reject(signal.reason ?? new Error("aborted"));
-      const req = request({ socketPath, method: init.method ?? "GET", path: `${u.pathname}${u.search}`, headers }, (res) => {
+      if (!socketPath && u.protocol !== "http:" && u.protocol !== "https:")
+        return reject(new TypeError(`node fetch: ${u.protocol} URLs are not supported`));
+      const target = socketPath ? { socketPath } : { hostname: u.hostname.replace(/^\[|\]$/g, ""), port: u.port || undefined };
+      const request = !socketPath && u.protocol === "https:" ? httpsRequest : httpRequest;
+      const options = { ...target, method: init.method ?? "GET", path: `${u.pathname}${u.search}`, headers };
+      const req = request(options, (res) => {
         const h = new Headers();
         for (const [k, v] of Object.entries(res.headers)) {
           if (v === undefined) continue;
