@@ -57,22 +57,26 @@ export async function materializeProfile(o: MaterializeOptions): Promise<string>
   const fleetOwned = { uid: 0, gid: o.gid, mode: FLEET_FILE_MODE };
   try {
     await mkdir(staging, { mode: 0o700 });
-    for (const f of PROFILE_FILES) await writeNoFollow(staging, f, await readFile(join(o.templateDir, f), "utf8"), fleetOwned);
     for (const d of TENANT_DIRS) await mkdir(join(staging, d), { mode: 0o700 });
     await writeFile(join(staging, "memories", "MEMORY.md"), "", { mode: 0o600 });
     await writeFile(join(staging, "memories", "USER.md"), "", { mode: 0o600 });
     await mkdir(join(staging, "home", "tmp"), { mode: 0o700 });
     if (o.populate) await o.populate(staging, { uid: o.uid, gid: o.gid });
     for (const d of TENANT_DIRS) await lchownTree(join(staging, d), o.uid, o.gid);
-    await writeNoFollow(staging, "profile.yaml", `name: ${name}\ndescription: stock research (pro)\n`, fleetOwned);
+    // the fleet's files at once: each is fsynced, and concurrent fsyncs share the file system's journal commits (a
+    // pooled spawn spent 20-60 ms here writing them one after the other)
     const envTemplate = await readFile(join(o.templateDir, ".env.example"), "utf8");
-    await writeNoFollow(
-      staging,
-      ".env",
-      renderDotEnv(envTemplate, { profile: name, port: o.render.port, secrets: o.secrets }),
-      fleetOwned,
-    );
-    await writeConfig(staging, o.templateDir, o.render, { uid: 0, gid: o.gid });
+    await Promise.all([
+      ...PROFILE_FILES.map(async (f) => writeNoFollow(staging, f, await readFile(join(o.templateDir, f), "utf8"), fleetOwned)),
+      writeNoFollow(staging, "profile.yaml", `name: ${name}\ndescription: stock research (pro)\n`, fleetOwned),
+      writeNoFollow(
+        staging,
+        ".env",
+        renderDotEnv(envTemplate, { profile: name, port: o.render.port, secrets: o.secrets }),
+        fleetOwned,
+      ),
+      writeConfig(staging, o.templateDir, o.render, { uid: 0, gid: o.gid }),
+    ]);
     await symlink(o.skillsDir, join(staging, "skills"));
     await lchown(staging, 0, o.gid);
     await chmod(staging, ROOT_MODE);
