@@ -270,3 +270,27 @@ test("standby start serves status standby; a later plain start re-creates the st
   assert.equal((again.body as { status: string }).status, "ok");
   await driver.remove(spec);
 });
+
+test("create checks image and network only when the engine refuses: a missing image is named, a removed network made again", async () => {
+  const net = `twilight-itest-${suffix}`;
+  const d = new DockerDriver({ network: net }); // not connectDockerDriver: the network does not exist yet
+  const s2 = { ...spec, generation: 7 };
+  try {
+    await assert.rejects(
+      d.start({ ...s2, image: `twilight/no-such-image:${suffix}` }),
+      /image twilight\/no-such-image:\S+ is not on this host/,
+    );
+    await d.start(s2); // the network is missing: made, and the create retried once
+    await waitHealthy(spec.port);
+    const info = await docker.getNetwork(net).inspect();
+    assert.equal(info.Labels?.[LABELS.managedBy], MANAGED_BY);
+    await d.remove(s2);
+  } finally {
+    d.close();
+    await cleanupContainers(docker, { profile: NAME });
+    await docker
+      .getNetwork(net)
+      .remove()
+      .catch(() => undefined);
+  }
+});

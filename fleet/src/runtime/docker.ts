@@ -151,30 +151,57 @@ export class DockerDriver implements RuntimeDriver {
         });
       info = undefined;
     }
-    if (!info) {
-      await ensureNetwork(this.docker, this.network);
-      if (!(await imageExists(this.docker, body.Image)))
-        throw new DriverError("docker", `image ${body.Image} is not on this host`, { hint: "run `hermes-admin images build`" });
-      try {
-        await this.docker.createContainer(body);
-      } catch (e) {
-        if (statusOf(e) !== 409) throw engineError(`create ${name}`, e);
-      }
+    let id = info?.Id;
+    if (!info) id = await this.create(name, body, spec);
+    this.watch(name, spec);
+    if (!info?.State.Running) {
+      await this.startContainer(name, id as string);
       info = await this.inspectName(name);
       if (!info || !belongsTo(info, spec))
-        throw new DriverError("docker", `container ${name} vanished after create`, { retryable: true });
-    }
-    this.watch(name, spec);
-    if (!info.State.Running) {
-      try {
-        await this.docker.getContainer(info.Id).start();
-      } catch (e) {
-        if (statusOf(e) !== 304) throw engineError(`start ${name}`, e);
-      }
-      info = (await this.inspectName(name)) ?? info;
+        throw new DriverError("docker", `container ${name} vanished after it was started`, { retryable: true });
     }
     this.log.info({ profile: spec.profile, generation: spec.generation, container: info.Id.slice(0, 12) }, "container started");
     return { containerId: info.Id, ...(info.State.Pid ? { pid: info.State.Pid } : {}) };
+  }
+
+  /** Start a created container; a network removed since it was made is made again (once) and the start retried. */
+  private async startContainer(name: string, id: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.docker.getContainer(id).start();
+        return;
+      } catch (e) {
+        if (statusOf(e) === 304) return;
+        const gone = /network \S+ not found/i.test((e as Error).message);
+        if (!gone || attempt > 0) throw engineError(`start ${name}`, e);
+        this.log.warn({ network: this.network }, "the profiles' network is gone: making it again");
+        await ensureNetwork(this.docker, this.network);
+      }
+    }
+  }
+
+  /**
+   * Create the container; its id. The network and the image are checked only when the engine refuses (the network is
+   * made at connect, the image by `images build`; a network removed since is found by create or by start): each check
+   * is a round trip to the engine, and a spawn made seven of them where four do (inspect, create, start, inspect).
+   */
+  private async create(name: string, body: ReturnType<DockerDriver["containerSpec"]>, spec: WorkloadSpec): Promise<string> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return (await this.docker.createContainer(body)).id;
+      } catch (e) {
+        if (statusOf(e) === 409) {
+          const info = await this.inspectName(name); // created meanwhile (a concurrent start of the same spec)
+          if (info && belongsTo(info, spec)) return info.Id;
+          throw new DriverError("docker", `container ${name} vanished after create`, { retryable: true });
+        }
+        if (statusOf(e) !== 404 || attempt > 0) throw engineError(`create ${name}`, e);
+        // 404: the image or (on some engines) the network is missing; say which, or make the network and retry once
+        if (!(await imageExists(this.docker, body.Image)))
+          throw new DriverError("docker", `image ${body.Image} is not on this host`, { hint: "run `hermes-admin images build`" });
+        await ensureNetwork(this.docker, this.network);
+      }
+    }
   }
 
   async stop(spec: WorkloadSpec, opts: { timeoutMs?: number } = {}): Promise<void> {
