@@ -117,9 +117,10 @@ export class Migrator {
   }
 
   private async live(row: ProfileRow, o: MigrateOptions, t: StepTimer): Promise<MigrateResult> {
+    const mark = portLeases.mark();
     const rows = await this.ctx.registry.list();
     // the standby's port is leased until the row records it (switch) or the migration is rolled back
-    const lease = await portLeases.lease(this.ctx.cfg.ports, new Set(rows.map((r) => r.port)));
+    const lease = await portLeases.lease(this.ctx.cfg.ports, new Set(rows.map((r) => r.port)), mark);
     try {
       return await this.liveOn(row, o, t, lease.port);
     } finally {

@@ -244,11 +244,12 @@ export class ProfileService {
     populate?: MaterializeOptions["populate"];
     action?: string;
   }) {
+    const portMark = portLeases.mark();
     const rows = await this.ctx.registry.list();
     // a prefab spawn takes a runtime from the warm pool when one is ready: its uid and port become the profile's
     const pooled = o.tier === "prefab" ? this.pool?.take() : undefined;
     if (pooled) return await this.createOn(o, rows, pooled.p.slot.port, pooled);
-    const lease = await portLeases.lease(this.ctx.cfg.ports, new Set(rows.map((r) => r.port)));
+    const lease = await portLeases.lease(this.ctx.cfg.ports, new Set(rows.map((r) => r.port)), portMark);
     try {
       return await this.createOn(o, rows, lease.port);
     } finally {
@@ -294,7 +295,8 @@ export class ProfileService {
       });
     }
     // leased until the row records it (or the spawn is rolled back): the warm pool allocates from the same leases
-    const uidLease = ticket ? undefined : uidLeases.lease(this.ctx.cfg.uids, await this.takenUids());
+    const uidMark = uidLeases.mark();
+    const uidLease = ticket ? undefined : uidLeases.lease(this.ctx.cfg.uids, await this.takenUids(), uidMark);
     undo.push(async () => uidLease?.release());
     const uid = ticket?.p.slot.uid ?? (uidLease as UidLease).uid;
     const where = tier === "swarm" ? await this.placeSwarm(rows, o.req) : { node: null, root: this.ctx.cfg.profilesRoot };

@@ -37,3 +37,29 @@ test("uid leases: a spawn in flight and the warm pool never get the same uid; a 
   assert.equal(leases.lease(range, taken).uid, a.uid);
   assert.throws(() => leases.lease({ low: 64000, high: 64000 }, taken), /no free uid/);
 });
+
+test("a uid or port released after a caller's registry read began is not handed to that caller (its row may be newer than the read)", async () => {
+  const uids = new UidLeases();
+  const range = { low: 64100, high: 64110 };
+  const a = uids.lease(range, new Set());
+  const mark = uids.mark(); // caller B starts reading the registry: A's row is not written yet, A's lease holds the uid
+  a.release(); // A's row is written (B's read missed it) and A gives its lease back
+  const b = uids.lease(range, new Set(), mark);
+  assert.notEqual(b.uid, a.uid, "B got the uid A's row now holds");
+  assert.equal(uids.lease(range, new Set([a.uid, b.uid]), uids.mark()).uid, a.uid + 2, "a fresh read decides again");
+  // without a mark (tests, benches that record at once) a released uid is free again at once
+  assert.equal(uids.lease(range, new Set()).uid, a.uid);
+
+  const ports = new PortLeases();
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  const base = (srv.address() as { port: number }).port;
+  srv.close();
+  const pr = { low: base, high: base + 30 };
+  const pa = await ports.lease(pr, new Set());
+  const pmark = ports.mark();
+  pa.release();
+  const pb = await ports.lease(pr, new Set(), pmark);
+  assert.notEqual(pb.port, pa.port);
+  pb.release();
+});

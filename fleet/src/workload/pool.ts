@@ -114,11 +114,14 @@ export class WarmPool {
 
   private async startOne(): Promise<Ready> {
     // leased, not just chosen: a spawn in flight (its row not written yet) and the pool never share a uid
-    const uidLease = uidLeases.lease(this.ctx.cfg.uids, await this.o.takenUids());
+    const uidMark = uidLeases.mark();
+    const uidLease = uidLeases.lease(this.ctx.cfg.uids, await this.o.takenUids(), uidMark);
     const uid = uidLease.uid;
     let lease: PortLease | undefined;
     try {
-      lease = await portLeases.lease(this.ctx.cfg.ports, new Set((await this.ctx.registry.list()).map((r) => r.port)));
+      const portMark = portLeases.mark();
+      const ports = new Set((await this.ctx.registry.list()).map((r) => r.port));
+      lease = await portLeases.lease(this.ctx.cfg.ports, ports, portMark);
       // the pool's working directory holds nothing: root's, enterable by the pooled uids, not writable by them
       const dir = join(this.ctx.cfg.profilesRoot, ".pool");
       mkdirSync(dir, { recursive: true, mode: 0o711 });

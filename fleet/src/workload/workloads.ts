@@ -89,9 +89,10 @@ export function specOf(ctx: FleetContext, row: ProfileRow, override?: Parameters
 async function moveOffSquattedPort(ctx: FleetContext, row: ProfileRow, listenerUid: number): Promise<ProfileRow> {
   const other = squatter(row.port, listenerUid);
   if (!other) return row;
+  const mark = portLeases.mark();
   const used = new Set((await ctx.registry.list()).map((r) => r.port));
   used.add(row.port);
-  const lease = await portLeases.lease(ctx.cfg.ports, used);
+  const lease = await portLeases.lease(ctx.cfg.ports, used, mark);
   try {
     const moved = await ctx.registry.update(row.name, { port: lease.port });
     await audit(ctx, {
