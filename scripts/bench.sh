@@ -19,7 +19,7 @@ log "profile backup/restore (1,000 messages) vs tar czf/xzf";      node fleet/di
 log "hibernation: freeze in place vs stop, memory back and wake latency"; node fleet/dist/bench/hibernate.js 8
 log "density (40 profiles; npm run bench -- density 200 for more)";  node fleet/dist/bench/density.js 40 --awake 10 --wakes 10
 log "MCP tool-call latency vs the same query on DuckDB";        node mcp/tushare/dist/bench/tool-latency.js
-log "profile runtime start to /health vs a bare Node HTTP server"; node agent/dist/bench/start.js --runs 7
+log "profile runtime start to /health vs a bare Node HTTP server"; node agent/dist/bench/start.js --runs 7 --node-options=--max-semi-space-size=1 # as prefab profiles run (AGENT_NODE_FLAGS)
 log "chat latency (offline model, tool calls) and idle RSS";    node agent/dist/bench/chat-latency.js --node-options=--max-semi-space-size=1 # the runtime's flags (AGENT_NODE_FLAGS, fleet/src/images/refs.ts)
 log "model gateway overhead vs a direct call and a bare proxy (upstream answering at once, then at 100 ms)"
 node gateway/dist/bench/overhead.js --requests 400
