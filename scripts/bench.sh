@@ -12,6 +12,7 @@ if [ "${1:-}" = density ]; then
 fi
 log "prefab spawn-to-healthy vs a bare node agent";            node fleet/dist/bench/prefab-spawn.js 5
 log "container spawn-to-healthy vs a bare create+start";        node fleet/dist/bench/container-spawn.js --runs 5
+log "what the network costs docker start (default bridge, twilight, none)"; node fleet/dist/bench/container-network.js --runs 5
 log "swarm spawn-to-healthy vs container and a bare docker service create (skips without a swarm)"; node fleet/dist/bench/swarm-spawn.js --runs 5
 log "move between swarm nodes: live pause vs a stop-and-start move (skips without root/ip/nsenter)"; node fleet/dist/bench/swarm-move.js 2
 log "live migration pause vs container start";                  node fleet/dist/bench/migration.js 3
