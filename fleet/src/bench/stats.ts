@@ -22,3 +22,28 @@ export function memOf(pid: number): { rss: number; uss: number } {
 }
 
 export { memAvailable } from "../lib/proc.js";
+
+/** CPU use over `ms`: one process's (% of one core, utime + stime from /proc/<pid>/stat) and the host's (% of all cores). */
+export async function cpuBusy(pid: number, ms: number): Promise<{ process: number; host: number }> {
+  const proc = () => {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = f.slice(f.lastIndexOf(")") + 2).split(" "); // after "(comm)": state is field 3, utime 14, stime 15
+    return Number(fields[11]) + Number(fields[12]);
+  };
+  const host = () => {
+    const cpu = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "").trim().split(/\s+/).slice(1).map(Number);
+    const idle = (cpu[3] ?? 0) + (cpu[4] ?? 0);
+    return { total: cpu.reduce((a, b) => a + b, 0), idle };
+  };
+  const p0 = proc();
+  const h0 = host();
+  await new Promise((r) => setTimeout(r, ms));
+  const ticks = proc() - p0;
+  const h1 = host();
+  const hz = 100; // USER_HZ on Linux
+  const total = h1.total - h0.total;
+  return {
+    process: Math.round((ticks / hz / (ms / 1000)) * 1000) / 10,
+    host: total > 0 ? Math.round((1 - (h1.idle - h0.idle) / total) * 1000) / 10 : 0,
+  };
+}
