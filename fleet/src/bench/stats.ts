@@ -1,5 +1,7 @@
 /** Small statistics and /proc memory helpers for benchmarks. */
 import { readFileSync } from "node:fs";
+import { readProcUsage } from "../lib/proc.js";
+
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
@@ -23,13 +25,9 @@ export function memOf(pid: number): { rss: number; uss: number } {
 
 export { memAvailable } from "../lib/proc.js";
 
-/** CPU use over `ms`: one process's (% of one core, utime + stime from /proc/<pid>/stat) and the host's (% of all cores). */
+/** CPU use over `ms`: one process's (% of one core, lib/proc's utime + stime) and the host's (% of all cores, /proc/stat). */
 export async function cpuBusy(pid: number, ms: number): Promise<{ process: number; host: number }> {
-  const proc = () => {
-    const f = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = f.slice(f.lastIndexOf(")") + 2).split(" "); // after "(comm)": state is field 3, utime 14, stime 15
-    return Number(fields[11]) + Number(fields[12]);
-  };
+  const proc = () => readProcUsage(pid)?.cpuTicks ?? 0;
   const host = () => {
     const cpu = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "").trim().split(/\s+/).slice(1).map(Number);
     const idle = (cpu[3] ?? 0) + (cpu[4] ?? 0);
