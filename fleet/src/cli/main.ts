@@ -38,15 +38,15 @@ export async function runCli(argv: string[], e: CliEntry): Promise<void> {
       `\nExamples:\n  hermes-admin up                                   # bring the platform up\n  hermes-admin spawn test-basic-1 --tier prefab     # create and start a profile\n  hermes-admin list\n  hermes-admin exec test-basic-1 -- fetch_price 600519\n  hermes-admin logs test-basic-1 -f\n\nEnvironment: TWILIGHT_OPS_DIR (state, default <repo>/ops), FLEET_DB_URL (sqlite:... or postgres://...),\nFLEET_API_PORT (8700). See README.md.\n\n${EXIT_HELP}`,
     );
 
-  profileCommands(program, () => FleetClient.fromConfig(cfg()));
-  day2Commands(program, () => FleetClient.fromConfig(cfg()));
+  profileCommands(program, () => FleetClient.local(cfg));
+  day2Commands(program, () => FleetClient.local(cfg));
   daemonCommands(program, cfg, e.entry, () => e.serve(cfg()));
-  platformCommands(program, cfg, () => FleetClient.fromConfig(cfg()));
-  gatewayCommands(program, () => FleetClient.fromConfig(cfg()));
-  swarmCommands(program, () => FleetClient.fromConfig(cfg()));
-  provisionCommands(program, cfg, () => FleetClient.fromConfig(cfg()), e.entry);
-  observeCommands(program, () => FleetClient.fromConfig(cfg()));
-  doctorCommand(program, cfg, () => FleetClient.fromConfig(cfg()));
+  platformCommands(program, cfg, () => FleetClient.local(cfg));
+  gatewayCommands(program, () => FleetClient.local(cfg));
+  swarmCommands(program, () => FleetClient.local(cfg));
+  provisionCommands(program, cfg, () => FleetClient.local(cfg), e.entry);
+  observeCommands(program, () => FleetClient.local(cfg));
+  doctorCommand(program, cfg, () => FleetClient.local(cfg));
   completionCommand(program);
   await program.parseAsync(argv).catch((err) => {
     process.exitCode = fail(err, argv.includes("--json"));

@@ -97,6 +97,9 @@ export function profileCommands(program: Command, client: Client): void {
       ),
     );
 
+  type ListOpts = { stats: boolean; names?: boolean };
+  const listQuery = (o: ListOpts): Record<string, string> => (o.stats && !o.names ? { stats: "1" } : {});
+  const listPath = (o: ListOpts) => `/v1/profiles${o.stats && !o.names ? `?${new URLSearchParams(listQuery(o))}` : ""}`;
   program
     .command("list")
     .alias("ls")
@@ -108,31 +111,35 @@ export function profileCommands(program: Command, client: Client): void {
       "\nExamples:\n  hermes-admin list\n  hermes-admin list --names\n  hermes-admin list --json | jq '.profiles[] | select(.status != \"running\")'",
     )
     .action(
-      action(async (o: { stats: boolean; names?: boolean }, cmd: Command) => {
-        const r = await client().call(ROUTES.listProfiles, { query: o.stats && !o.names ? { stats: "1" } : {} });
-        if (o.names) return void process.stdout.write(r.profiles.map((p) => `${p.name}\n`).join(""));
-        if (cmd.optsWithGlobals<GlobalOpts>().json) return void printJson(r);
-        if (r.profiles.length === 0)
-          return void process.stdout.write("no profiles (create one: hermes-admin spawn <name> --tier prefab)\n");
-        process.stdout.write(
-          `${table(
-            ["NAME", "TIER", "STATUS", "PID/CONTAINER", "PORT", "UPTIME", "CPU%", "MEM", "RESTARTS", "GEN", "LAST ERROR"],
-            r.profiles.map((p) => [
-              p.name,
-              p.tier,
-              p.status,
-              workload(p),
-              p.port,
-              duration(p.runtime?.uptime_s),
-              p.runtime?.cpu_percent,
-              bytes(p.runtime?.memory_bytes),
-              p.restart_count,
-              p.generation,
-              p.last_error?.slice(0, 60),
-            ]),
-          )}\n`,
-        );
-      }),
+      action(
+        async (o: ListOpts, cmd: Command) => {
+          const r = await client().call(ROUTES.listProfiles, { query: listQuery(o) });
+          if (o.names) return void process.stdout.write(r.profiles.map((p) => `${p.name}\n`).join(""));
+          if (cmd.optsWithGlobals<GlobalOpts>().json) return void printJson(r);
+          if (r.profiles.length === 0)
+            return void process.stdout.write("no profiles (create one: hermes-admin spawn <name> --tier prefab)\n");
+          process.stdout.write(
+            `${table(
+              ["NAME", "TIER", "STATUS", "PID/CONTAINER", "PORT", "UPTIME", "CPU%", "MEM", "RESTARTS", "GEN", "LAST ERROR"],
+              r.profiles.map((p) => [
+                p.name,
+                p.tier,
+                p.status,
+                workload(p),
+                p.port,
+                duration(p.runtime?.uptime_s),
+                p.runtime?.cpu_percent,
+                bytes(p.runtime?.memory_bytes),
+                p.restart_count,
+                p.generation,
+                p.last_error?.slice(0, 60),
+              ]),
+            )}\n`,
+          );
+        },
+        // sent while the contract loads (client/prefetch.ts): the same GET as the call above (cli.int checks one request)
+        { prefetch: (o: ListOpts) => listPath(o) },
+      ),
     );
 
   const VERBS = {

@@ -1,5 +1,6 @@
 /** The CLI's one error boundary: DomainError -> message, hint and exit code; anything else -> exit 1 with the message. */
 import { DomainError } from "@twilight/core/errors";
+import { prefetch } from "../client/prefetch.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
 import { loadContract } from "./lazy.js";
 
@@ -24,12 +25,19 @@ export function fail(e: unknown, json: boolean): number {
   return EXIT.failure;
 }
 
-/** Wrap a command action: run it, set the exit code, never throw past here. */
-export function action<A extends unknown[]>(fn: (...args: A) => Promise<unknown>) {
+/**
+ * Wrap a command action: run it, set the exit code, never throw past here. `prefetch`: the path of the GET the command
+ * will send first, if its arguments alone say so; it goes out while the contract loads (client/prefetch.ts).
+ */
+export function action<A extends unknown[]>(
+  fn: (...args: A) => Promise<unknown>,
+  opts: { prefetch?: (...args: A) => string } = {},
+) {
   return async (...args: A): Promise<void> => {
     const cmd = args[args.length - 1] as { optsWithGlobals?: () => GlobalOpts };
     const json = Boolean(cmd?.optsWithGlobals?.().json);
     try {
+      if (opts.prefetch) prefetch(opts.prefetch(...args));
       await loadContract();
       const r = await fn(...args);
       process.exitCode = typeof r === "number" ? r : EXIT.ok;

@@ -1,8 +1,26 @@
 /** Files the daemon leaves for its clients under ops/: the admin token (0600, created on first start) and the pid file. */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { Unauthorized } from "@twilight/core/errors";
+import { APP_DIR } from "./app-dir.js";
+
+/**
+ * Where the ops directory, the pid file and the admin token are, from the environment alone: the fleet's config takes
+ * them from here (one rule), and the CLI reads them before its config and contract (zod) are loaded, to send a read
+ * while they load (client/prefetch.ts). `undefined` for a value the config would refuse (it says why).
+ */
+export function daemonFilePaths(
+  env: { TWILIGHT_OPS_DIR?: string | undefined; FLEET_PID_FILE?: string | undefined } = process.env,
+): { opsDir: string; pidFile: string; adminTokenFile: string } | undefined {
+  if (env.FLEET_PID_FILE === "") return undefined;
+  const opsDir = resolve(env.TWILIGHT_OPS_DIR ?? join(APP_DIR, "ops"));
+  return {
+    opsDir,
+    pidFile: resolve(env.FLEET_PID_FILE ?? join(opsDir, "fleet.pid")),
+    adminTokenFile: join(opsDir, "admin-token"),
+  };
+}
 
 export function ensureAdminToken(file: string): string {
   try {
@@ -15,6 +33,13 @@ export function ensureAdminToken(file: string): string {
   const token = `fa_${randomBytes(32).toString("base64url")}`;
   writeFileSync(file, `${token}\n`, { mode: 0o600, flag: "w" });
   return token;
+}
+
+/** The running daemon's address (its pid file) and its admin token file, from the environment alone; none running: undefined. */
+export function runningDaemon(env: NodeJS.ProcessEnv = process.env): { url: string; adminTokenFile: string } | undefined {
+  const files = daemonFilePaths(env);
+  const url = files && readPidFile(files.pidFile)?.url;
+  return files && url ? { url, adminTokenFile: files.adminTokenFile } : undefined;
 }
 
 export function readAdminToken(file: string): string {
