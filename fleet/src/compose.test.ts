@@ -31,8 +31,14 @@ test("the compose service mirrors the container spec the driver sends", () => {
   assert.equal(svc.user, "23017:23017");
   assert.deepEqual(svc.labels, body.Labels);
   assert.deepEqual(svc.ports, ["127.0.0.1:18742:8642"]);
-  assert.deepEqual(svc.networks, ["twilight"]);
-  assert.deepEqual(doc.networks, { twilight: { external: true, name: "twilight" } });
+  // the engine's default bridge is a network_mode; a user-defined network (FLEET_CONTAINER_NETWORK) is external
+  assert.equal(svc.network_mode, "bridge");
+  assert.deepEqual(svc.networks, []);
+  assert.deepEqual(doc.networks, {});
+  const own = composeForProfile(spec, { limits, network: "twilight" });
+  assert.deepEqual(own.services["hermes-test-container-1-g2"]?.networks, ["twilight"]);
+  assert.equal(own.services["hermes-test-container-1-g2"]?.network_mode, undefined);
+  assert.deepEqual(own.networks, { twilight: { external: true, name: "twilight" } });
   assert.equal(svc.read_only, true);
   assert.deepEqual(svc.tmpfs, ["/tmp:rw,noexec,nosuid,nodev,size=64m,mode=1777"]);
   assert.deepEqual(svc.cap_drop, ["ALL"]);

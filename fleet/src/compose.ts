@@ -1,7 +1,8 @@
 /**
  * `hermes-admin compose <name>`: a Docker Compose document equivalent to a container profile's spec, for an operator who
  * prefers compose. PURE: derived from the very create body the docker driver sends (runtime/container-spec.ts), so the
- * two cannot drift. The `twilight` network is declared external (deploy/compose.yml or the fleet creates it).
+ * two cannot drift. The engine's own networks (the default bridge, where profiles run by default) are a `network_mode`;
+ * a user-defined one (FLEET_CONTAINER_NETWORK, e.g. `twilight`) is declared external (the fleet creates it).
  */
 import { Document, isScalar, Scalar } from "yaml";
 import { buildContainerSpec, type ContainerCreateBody, type ContainerSpecOptions } from "./runtime/container-spec.js";
@@ -28,6 +29,8 @@ export interface ComposeService {
   cpus?: number;
   logging?: { driver: string; options: Record<string, string> };
   ports: string[];
+  /** The engine's own networks: bridge, host, none. */
+  network_mode?: string;
   networks: string[];
   healthcheck?: { test: string[]; interval: string; timeout: string; retries: number; start_period: string };
   stop_signal?: string;
@@ -35,6 +38,7 @@ export interface ComposeService {
   restart: string;
 }
 
+const ENGINE_NETWORKS = new Set(["bridge", "host", "none", "default"]);
 const seconds = (ns: number | undefined) => `${Math.round((ns ?? 0) / 1e9)}s`;
 
 /** Map an Engine API create body to a compose service (the fields our specs use). */
@@ -78,7 +82,8 @@ export function composeServiceFromBody(b: ContainerCreateBody): ComposeService {
     ...(h.NanoCpus ? { cpus: h.NanoCpus / 1e9 } : {}),
     ...(h.LogConfig?.Type ? { logging: { driver: h.LogConfig.Type, options: { ...(h.LogConfig.Config ?? {}) } } } : {}),
     ports,
-    networks: h.NetworkMode ? [h.NetworkMode] : [],
+    ...(h.NetworkMode && ENGINE_NETWORKS.has(h.NetworkMode) ? { network_mode: h.NetworkMode } : {}),
+    networks: h.NetworkMode && !ENGINE_NETWORKS.has(h.NetworkMode) ? [h.NetworkMode] : [],
     ...(b.Healthcheck?.Test
       ? {
           healthcheck: {

@@ -57,13 +57,14 @@ ensure_postgres() {
 
 # Docker Engine: Debian's docker.io, dockerd started detached (no systemd here), wait for the socket.
 # --no-new-privileges makes it the default of every container: Debian's engine (API 1.41) has no per-service switch,
-# and the swarm tier refuses to run without it (runtime/swarm.ts).
+# and the swarm tier refuses to run without it (runtime/swarm.ts). --icc=false: container profiles run on the default
+# bridge (FLEET_CONTAINER_NETWORK), where they must not reach each other (`hermes-admin doctor` row container-network).
 ensure_docker() {
   command -v dockerd >/dev/null 2>&1 || apt_install docker.io
   if docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then return 0; fi
   log "starting dockerd"
   mkdir -p /var/log
-  setsid dockerd --no-new-privileges >/var/log/twilight-dockerd.log 2>&1 < /dev/null &
+  setsid dockerd --no-new-privileges --icc=false >/var/log/twilight-dockerd.log 2>&1 < /dev/null &
   for _ in $(seq 1 120); do
     docker version --format '{{.Server.Version}}' >/dev/null 2>&1 && return 0
     sleep 0.5

@@ -1,5 +1,6 @@
 /**
- * Benchmark: container spawn-to-healthy through the docker driver (hardened spec, network, labels, watcher) beside a
+ * Benchmark: container spawn-to-healthy through the docker driver (hardened spec, its network - the engine's default
+ * bridge unless FLEET_CONTAINER_NETWORK says otherwise - the data service's socket mount, labels, watcher) beside a
  * bare `docker run` equivalent (create + start through the Engine API with a minimal spec: same image, same profile
  * directory, user and port, nothing else), each measured from the call to the first 200 on /health through the
  * published port. Prints the medians and their ratio, for the container tier's plan (dedicated_pro: 1 CPU) and for the
@@ -110,8 +111,11 @@ async function main(): Promise<void> {
     root,
     labels: { [LABELS.role]: "bench", "io.twilight.bench": runId },
   };
-  const pro = new DockerDriver({ limitsFor: () => limitsForPlan("dedicated_pro") });
-  const def = new DockerDriver({ limitsFor: () => limitsForPlan(null) });
+  // as the daemon runs it: the default network (the engine's bridge) and the data service's socket directory mounted
+  const dataSocketDir = join(root, "mcp-run");
+  await mkdir(dataSocketDir);
+  const pro = new DockerDriver({ limitsFor: () => limitsForPlan("dedicated_pro"), dataSocketDir });
+  const def = new DockerDriver({ limitsFor: () => limitsForPlan(null), dataSocketDir });
   const series = { pro: [] as number[], def: [] as number[], bare: [] as number[] };
   try {
     for (let i = 1; i <= runs; i++) {

@@ -10,6 +10,7 @@ import { imageRefs, projectVersion } from "../images/index.js";
 import {
   type Check,
   checkClockSkew,
+  checkContainerNetwork,
   checkCrashLoops,
   checkDaemonDocker,
   checkDataService,
@@ -100,6 +101,15 @@ export async function daemonDoctor(d: DoctorDeps): Promise<Check[]> {
         .info()
         .then((i: { SystemTime?: string }) => checkClockSkew({ hostMs: Date.now(), engineTime: i.SystemTime }))
         .catch((e: unknown) => failed("clock", "could not read the Docker Engine's time", e)),
+    );
+    checks.push(
+      await docker
+        .getNetwork(cfg.containerNetwork)
+        .inspect()
+        .then((n: { Driver?: string; Options?: Record<string, string> }) =>
+          checkContainerNetwork({ network: cfg.containerNetwork, driver: n.Driver, options: n.Options ?? {} }),
+        )
+        .catch((e: unknown) => failed("container-network", `could not inspect the network ${cfg.containerNetwork}`, e)),
     );
     try {
       const refs = imageRefs(await projectVersion());

@@ -100,17 +100,27 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
     logs: cfg.logs,
     command: o.processCommand,
   });
+  // container profiles mount the data service's socket directory: it exists before the data service first runs (which
+  // then takes it over: mcp-service/index.ts), or their containers could not be created
+  mkdirSync(cfg.mcp.socketDir, { recursive: true, mode: 0o755 });
   const containerDriver =
     o.containerDriver ??
     (() =>
-      connectDockerDriver({ log: log.child({ driver: "docker" }), image: cfg.image, limitsFor: (s) => limitsForPlan(s.plan) }));
+      connectDockerDriver({
+        log: log.child({ driver: "docker" }),
+        image: cfg.image,
+        network: cfg.containerNetwork,
+        dataSocketDir: cfg.mcp.socketDir,
+        limitsFor: (s) => limitsForPlan(s.plan),
+      }));
   const docker = await containerDriver().catch((err) => {
     log.warn({ err: (err as Error).message }, "container tier unavailable on this host");
     return undefined;
   });
-  // container profiles reach the model gateway at the `twilight` network's gateway address (it listens there too)
+  // container profiles reach the model gateway at their network's gateway address (it listens there too; swarm tasks,
+  // on `twilight`, reach the same host address through their own bridge)
   if (!cfg.gateway.urlContainer && docker) {
-    const ip = await networkGatewayAddress(docker.docker).catch(() => undefined);
+    const ip = await networkGatewayAddress(docker.docker, cfg.containerNetwork).catch(() => undefined);
     if (ip) cfg.gateway.urlContainer = `http://${ip}:${cfg.gateway.port}/v1`;
   }
   const gateway = new GatewayService({
@@ -120,6 +130,7 @@ export async function startDaemon(o: DaemonOptions = {}): Promise<Daemon> {
     port: cfg.gateway.port,
     uid: cfg.gateway.uid,
     docker: docker?.docker,
+    networks: [...new Set([cfg.containerNetwork, "twilight"])],
     env: process.env,
     log: log.child({ component: "gateway-service" }),
   });

@@ -1,9 +1,11 @@
 /**
  * Issue 9, the cross-tenant matrix over the plan's five profiles on both tiers: from inside each profile A, every
  * attempt on every other profile B - read B's files, call B's API with A's key and A's API with B's key, signal B's
- * processes, read B's /proc/<pid>/environ, squat B's port while B is down - must fail. 0 of N succeed.
+ * processes, read B's /proc/<pid>/environ, squat B's port while B is down, open a TCP connection to B's container (or
+ * another container on the same bridge) - must fail. 0 of N succeed.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -99,6 +101,50 @@ describe("cross-tenant matrix: the plan's five profiles, both tiers", () => {
     const succeeded = attempts.filter((x) => x.ok);
     assert.deepEqual(succeeded, [], `${succeeded.length} of ${attempts.length} cross-tenant attempts succeeded`);
     assert.ok(attempts.length >= 20 * 7);
+  });
+
+  test("the network: a container profile cannot connect to another container profile, nor to a bare container beside it", async () => {
+    // container profiles share FLEET_CONTAINER_NETWORK (the default bridge): with inter-container traffic on, A could
+    // open B's API port (or anything else on that bridge) directly; dockerd --icc=false closes it (doctor warns if not)
+    const docker = dockerClient();
+    const addr = async (id: string) => {
+      const nets = (await docker.getContainer(id).inspect()).NetworkSettings.Networks;
+      return Object.values(nets).find((n) => n.IPAddress)?.IPAddress as string;
+    };
+    const containerOf = async (r: Row) =>
+      (await docker.listContainers({ filters: { label: [`io.twilight.profile=${r.name}`] } }))[0]?.Id as string;
+    const probe = (ip: string, port: number) =>
+      `const s=require("net").connect(${port},"${ip}");s.on("connect",()=>process.exit(0));s.on("error",()=>process.exit(1));setTimeout(()=>process.exit(2),2000)`;
+    const boxes = rows.filter((r) => r.tier === "container");
+    assert.equal(boxes.length, 2);
+    // a bare container of this host on the same bridge, listening (the operator's own, say)
+    const other = await docker.createContainer({
+      Image: (await docker.getContainer(await containerOf(boxes[0] as Row)).inspect()).Config.Image,
+      Entrypoint: ["node", "-e", 'require("net").createServer(()=>{}).listen(7000);setTimeout(()=>{},60000)'],
+      Cmd: [],
+      Labels: { "io.twilight.managed-by": "twilight-fleet", "io.twilight.role": "test", "io.twilight.test": "matrix-net" },
+      HostConfig: { NetworkMode: "bridge", AutoRemove: true },
+    });
+    await other.start();
+    try {
+      const targets = [
+        ...(await Promise.all(boxes.map(async (b) => ({ name: b.name, ip: await addr(await containerOf(b)), port: 8642 })))),
+        { name: "bare container", ip: await addr(other.id), port: 7000 },
+      ];
+      await new Promise((r) => setTimeout(r, 300));
+      for (const t of targets) {
+        // sanity: the target listens there (the host reaches it), so a refusal below is the network's
+        const host = spawnSync(process.execPath, ["-e", probe(t.ip, t.port)]);
+        assert.equal(host.status, 0, `the host reaches ${t.name} at ${t.ip}:${t.port}`);
+        for (const a of boxes.filter((b) => b.name !== t.name)) {
+          const r = sh(a, `node -e '${probe(t.ip, t.port)}'`);
+          attempts.push({ from: a.name, to: t.name, what: `tcp ${t.ip}:${t.port}`, ok: r.exit === 0 });
+          assert.notEqual(r.exit, 0, `${a.name} opened ${t.name} at ${t.ip}:${t.port}`);
+        }
+      }
+    } finally {
+      await other.remove({ force: true }).catch(() => undefined);
+    }
   });
 
   test("a squatter on another profile's port while it is down gets no caller, no health, and cannot keep it down", async () => {

@@ -23,9 +23,12 @@ export interface GatewayServiceOptions {
   port: number;
   /** The gateway's uid/gid; only used when the daemon is root. */
   uid: number;
-  /** Docker, to listen on the `twilight` network's gateway address for container profiles. */
+  /**
+   * Docker, to listen on the gateway address of each of `networks` (default: the containers' network, the default
+   * bridge, and `twilight`, which swarm tasks join); the first is the containers' (`url_container`).
+   */
   docker?: Docker;
-  network?: string;
+  networks?: string[];
   /** GATEWAY_* settings passed through (limits, prices, retries, slots), LOG_LEVEL. */
   env?: NodeJS.ProcessEnv;
   log: Logger;
@@ -107,12 +110,18 @@ export class GatewayService {
     }
   }
 
-  private async containerHost(): Promise<string | undefined> {
-    if (!this.o.docker) return undefined;
-    return networkGatewayAddress(this.o.docker, this.o.network).catch((e: Error) => {
-      this.o.log.warn({ err: e.message }, "gateway: no container network address; container profiles cannot reach it");
-      return undefined;
-    });
+  private async containerHosts(): Promise<string[]> {
+    const docker = this.o.docker;
+    if (!docker) return [];
+    const found = await Promise.all(
+      (this.o.networks ?? ["bridge", "twilight"]).map((n) =>
+        networkGatewayAddress(docker, n).catch((e: Error) => {
+          this.o.log.warn({ err: e.message, network: n }, "gateway: no address on this network; its containers cannot reach it");
+          return undefined;
+        }),
+      ),
+    );
+    return [...new Set(found.filter((h): h is string => Boolean(h)))];
   }
 
   /** Start the gateway unless it runs already; waits for /health. */
@@ -123,8 +132,11 @@ export class GatewayService {
       throw new Precondition("the model gateway has no upstream configured", {
         hint: "hermes-admin gateway up --upstream-env FILE (FILE has UPSTREAM_BASE_URL=... and UPSTREAM_API_KEY=...)",
       });
-    if (await this.readPid()) return this.status();
-    const hosts = ["127.0.0.1", ...[await this.containerHost()].filter((h): h is string => Boolean(h))];
+    const hosts = ["127.0.0.1", ...(await this.containerHosts())];
+    const running = await this.readPid();
+    // one started before the containers' network changed does not listen where they look: started again
+    if (running && hosts.every((h) => running.hosts.includes(h))) return this.status();
+    if (running) await this.down();
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, NODE_ENV: process.env.NODE_ENV };
     for (const [k, v] of Object.entries(this.o.env ?? {}))
       if ((k.startsWith("GATEWAY_") && !OWN.has(k)) || k === "LOG_LEVEL") env[k] = v;

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   checkClockSkew,
+  checkContainerNetwork,
   checkCrashLoops,
   checkDaemon,
   checkDaemonDocker,
@@ -207,4 +208,25 @@ test("cite keys: every profile pins the data service's current key, or it is nam
   assert.match(stale.what, /1 of 3 profiles pin the current key k-new; not: a, b/);
   assert.match(stale.fix ?? "", /hermes-admin mcp up/);
   assert.equal(checkPinnedKeys([], [{ name: "a", pinned: null }]).status, "pass", "no key published yet");
+});
+
+test("container network: inter-container traffic off passes; on warns, naming the fix for the default bridge and for ours", () => {
+  const off = checkContainerNetwork({
+    network: "bridge",
+    driver: "bridge",
+    options: { "com.docker.network.bridge.default_bridge": "true", "com.docker.network.bridge.enable_icc": "false" },
+  });
+  assert.equal(off.status, "pass");
+  const on = checkContainerNetwork({
+    network: "bridge",
+    driver: "bridge",
+    options: { "com.docker.network.bridge.default_bridge": "true", "com.docker.network.bridge.enable_icc": "true" },
+  });
+  assert.equal(on.status, "warn");
+  assert.match(on.why ?? "", /any other container of this host/);
+  assert.match(on.fix ?? "", /--icc=false/);
+  const own = checkContainerNetwork({ network: "twilight", driver: "bridge", options: {} });
+  assert.equal(own.status, "warn", "a user-defined bridge has inter-container traffic on unless told otherwise");
+  assert.match(own.fix ?? "", /enable_icc=false/);
+  assert.equal(checkContainerNetwork({ network: "tenants", driver: "macvlan", options: {} }).status, "pass");
 });

@@ -53,6 +53,29 @@ export function checkDaemonDocker(f: { connected: boolean }): Check {
   );
 }
 
+/**
+ * Container profiles' network (FLEET_CONTAINER_NETWORK): on a bridge whose inter-container traffic is on, one tenant's
+ * container reaches every other container there (other profiles' API ports, behind their keys; and, on the engine's
+ * default bridge, any other container of the host). `enable_icc` is the engine's option of that bridge.
+ */
+export function checkContainerNetwork(f: { network: string; driver?: string; options: Record<string, string> }): Check {
+  const id = "container-network";
+  if (f.driver !== undefined && f.driver !== "bridge")
+    return pass(id, `container profiles run on ${f.network} (driver ${f.driver}): isolation is that driver's`);
+  if (f.options["com.docker.network.bridge.enable_icc"] === "false")
+    return pass(id, `container profiles run on ${f.network} with inter-container traffic off`);
+  const dflt = f.options["com.docker.network.bridge.default_bridge"] === "true";
+  return bad(
+    id,
+    "warn",
+    `container profiles run on ${f.network}, where containers can reach each other`,
+    `a tenant's container can connect to every other container on ${f.network}${dflt ? " (every profile and any other container of this host on the default bridge)" : ""}; profiles answer only with their own key, but nothing else there should be reachable`,
+    dflt
+      ? 'run dockerd with --icc=false (ensure_docker does; /etc/docker/daemon.json "icc": false), then restart it'
+      : `docker network create -o com.docker.network.bridge.enable_icc=false <name>, and FLEET_CONTAINER_NETWORK=<name>`,
+  );
+}
+
 export function checkDaemon(f: { pidFile: string; pid?: number; url?: string; healthy: boolean }): Check {
   if (f.healthy) return pass("daemon", `fleet daemon pid ${f.pid} answers at ${f.url}`);
   const found = f.pid ? `pid ${f.pid} at ${f.url} does not answer` : `no live daemon in ${f.pidFile}`;

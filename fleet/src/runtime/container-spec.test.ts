@@ -4,7 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { LABELS, MANAGED_BY, parseEnv } from "@twilight/core";
-import { buildContainerSpec, CONTAINER_PORT, limitsForPlan, PLAN_LIMITS, SPEC_HASH_LABEL } from "./container-spec.js";
+import {
+  buildContainerSpec,
+  CONTAINER_PORT,
+  DATA_SOCKET_MOUNT,
+  limitsForPlan,
+  PLAN_LIMITS,
+  SPEC_HASH_LABEL,
+} from "./container-spec.js";
 import type { WorkloadSpec } from "./types.js";
 
 function spec(over: Partial<WorkloadSpec> = {}): WorkloadSpec {
@@ -75,8 +82,21 @@ test("hardening: read-only root, tmpfs /tmp, no capabilities, no-new-privileges,
   assert.deepEqual(h.SecurityOpt, ["no-new-privileges"]);
   assert.equal(h.Privileged, false);
   assert.deepEqual(h.RestartPolicy, { Name: "no", MaximumRetryCount: 0 });
-  assert.equal(h.NetworkMode, "twilight");
+  assert.equal(h.NetworkMode, "bridge", "the engine's default bridge: no embedded DNS to set up at start");
   assert.deepEqual(h.LogConfig, { Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } });
+});
+
+test("the data service's socket directory is mounted read-only (the profile reaches it with no shared network)", () => {
+  const m = buildContainerSpec(spec(), { dataSocketDir: "/srv/twl/ops/mcp-run" }).HostConfig?.Mounts ?? [];
+  assert.deepEqual(
+    m.find((x) => x.Target === DATA_SOCKET_MOUNT),
+    { Type: "bind", Source: "/srv/twl/ops/mcp-run", Target: "/run/twilight", ReadOnly: true },
+  );
+  assert.equal(
+    (buildContainerSpec(spec()).HostConfig?.Mounts ?? []).some((x) => x.Target === DATA_SOCKET_MOUNT),
+    false,
+    "no directory, no mount",
+  );
 });
 
 test("limits come from the plan or the options", () => {

@@ -6,6 +6,9 @@
  *   /app       the image's application (read-only root filesystem)
  *   /profile   the profile directory (HERMES_HOME), bind-mounted read-write; the agent reads /profile/.env itself
  *   /tmp       tmpfs
+ *   /run/twilight  the data service's socket directory (host: FLEET_MCP_SOCKET_DIR), read-only: the profile reaches the
+ *              data service over its unix socket, as prefab profiles do, so the container needs no network shared with
+ *              the data service (and no name resolution: it runs on the engine's default bridge)
  *   skills     the shared skills directory, read-only, mounted twice:
  *              - at its own absolute host path, so the `skills` symlink that the fleet puts in every profile directory
  *                (prefab contract: `<dir>/skills -> <skillsDir>`) resolves the same way inside the container as on the
@@ -22,7 +25,10 @@ import type { WorkloadSpec } from "./types.js";
 
 /** Port the profile's API server listens on inside the container (same as template/render.ts CONTAINER_API_PORT). */
 export const CONTAINER_PORT = 8642;
-export const DEFAULT_NETWORK = "twilight";
+/** The engine's default bridge: no embedded DNS to set up at start (~180 ms sooner than a user-defined network). */
+export const DEFAULT_NETWORK = "bridge";
+/** Where the data service's socket directory is mounted (read-only) in a profile container. */
+export const DATA_SOCKET_MOUNT = "/run/twilight";
 export const PROFILE_MOUNT = "/profile";
 export const SKILLS_MOUNT = "/skills";
 export const APP_DIR_IN_IMAGE = "/app";
@@ -51,8 +57,10 @@ export interface LogRotation {
 export interface ContainerSpecOptions {
   /** Image when the spec has none. */
   image?: string;
-  /** Docker network (default `twilight`). */
+  /** Docker network (default: the engine's default bridge). */
   network?: string;
+  /** The data service's socket directory on the host, mounted read-only at DATA_SOCKET_MOUNT. */
+  dataSocketDir?: string;
   limits?: ContainerLimits;
   logs?: LogRotation;
   /** Docker health check on /health (only reported: the fleet, not Docker, restarts). Default true. */
@@ -190,6 +198,7 @@ export function buildContainerSpec(spec: WorkloadSpec, opts: ContainerSpecOption
     Type: "bind",
     ...m,
   }));
+  if (opts.dataSocketDir) mounts.push({ Type: "bind", Source: opts.dataSocketDir, Target: DATA_SOCKET_MOUNT, ReadOnly: true });
 
   const body: ContainerCreateBody = {
     name,

@@ -13,6 +13,7 @@ import {
   buildContainerSpec,
   type ContainerLimits,
   type ContainerSpecOptions,
+  DEFAULT_NETWORK,
   PROFILE_MOUNT,
   SPEC_HASH_LABEL,
 } from "./container-spec.js";
@@ -36,14 +37,16 @@ import type {
 
 export interface DockerDriverOptions {
   docker?: Docker;
-  /** Docker network of profile containers (default `twilight`). */
+  /** Docker network of profile containers (default: the engine's default bridge, FLEET_CONTAINER_NETWORK). */
   network?: string;
+  /** The data service's socket directory, mounted read-only into every profile container (container-spec.ts). */
+  dataSocketDir?: string;
   /** Image for specs without one. */
   image?: string;
   /** Limits per workload (e.g. from the registry row's plan via limitsForPlan); default PLAN_LIMITS.default. */
   limitsFor?: (spec: WorkloadSpec) => ContainerLimits;
   /** Further spec options (log rotation, health check, init). */
-  spec?: Omit<ContainerSpecOptions, "network" | "image" | "limits">;
+  spec?: Omit<ContainerSpecOptions, "network" | "image" | "limits" | "dataSocketDir">;
   log?: Logger;
 }
 
@@ -93,7 +96,7 @@ export async function connectDockerDriver(opts: DockerDriverOptions = {}): Promi
   } catch (e) {
     throw engineError("ping the Docker engine", e);
   }
-  await ensureNetwork(docker, opts.network ?? "twilight");
+  await ensureNetwork(docker, opts.network ?? DEFAULT_NETWORK);
   const image = opts.image ?? imageRefs(await projectVersion()).profile;
   return new DockerDriver({ ...opts, docker, image });
 }
@@ -113,7 +116,7 @@ export class DockerDriver implements RuntimeDriver {
 
   constructor(private readonly opts: DockerDriverOptions = {}) {
     this.docker = opts.docker ?? dockerClient();
-    this.network = opts.network ?? "twilight";
+    this.network = opts.network ?? DEFAULT_NETWORK;
     this.log = (opts.log ?? createLogger("fleet")).child({ driver: "docker" });
     this.exits = new ExitFanout(this.docker, this.log, (n) => n, "container");
   }
@@ -123,6 +126,7 @@ export class DockerDriver implements RuntimeDriver {
     return buildContainerSpec(spec, {
       ...this.opts.spec,
       network: this.network,
+      ...(this.opts.dataSocketDir ? { dataSocketDir: this.opts.dataSocketDir } : {}),
       image: this.opts.image,
       limits: this.opts.limitsFor?.(spec),
     });

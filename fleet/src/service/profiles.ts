@@ -37,6 +37,7 @@ import {
 } from "../profiles/layout.js";
 import { PINNED_KEYS_REL } from "../profiles/pinned-keys.js";
 import type { ProfileRow } from "../registry/types.js";
+import { DATA_SOCKET_MOUNT } from "../runtime/container-spec.js";
 import { limitsForPlan } from "../runtime/limits.js";
 import { nodeLoad, place, rootOf, unfit } from "../runtime/placement.js";
 import type { SwarmDriver } from "../runtime/swarm.js";
@@ -146,7 +147,14 @@ export class ProfileService {
       port: row.port,
       plan: row.plan,
       mcpUrl,
-      mcpSocket: tier === "prefab" ? join(this.ctx.cfg.mcp.socketDir, MCP_SOCKET_NAME) : "",
+      // the data service's socket: on the host (prefab), through the read-only mount of its directory (container);
+      // a swarm task may run on another node, so it goes by the network (mcpUrl)
+      mcpSocket:
+        tier === "prefab"
+          ? join(this.ctx.cfg.mcp.socketDir, MCP_SOCKET_NAME)
+          : tier === "container"
+            ? `${DATA_SOCKET_MOUNT}/${MCP_SOCKET_NAME}`
+            : "",
       citeKeysFile: PINNED_KEYS_REL,
       model: modelFor(this.ctx.cfg.model, this.ctx.cfg.gateway, tier),
     };

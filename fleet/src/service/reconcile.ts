@@ -111,6 +111,13 @@ export async function reconcileAtStart(
       await removeWorkload(ctx, row, w);
       r.removedWorkloads.push(`${row.name}/g${w.generation}/${w.tier}${unrecorded ? ` (unrecorded pid ${w.pid})` : ""}`);
     }
+    if (row.tier === "container" && row.status !== "migrating") {
+      // level-triggered like the rest: config.yaml is what this fleet renders for the row, so a container profile made
+      // before the data service was reached over its socket (FLEET_CONTAINER_NETWORK) gets it at its next start
+      await writeConfig(row.profile_path, ctx.cfg.templateDir, renderInput(row, row.tier), { uid: 0, gid: row.gid }).catch(
+        () => undefined,
+      );
+    }
     if (row.status === "migrating") {
       await writeConfig(row.profile_path, ctx.cfg.templateDir, renderInput(row, row.tier), { uid: 0, gid: row.gid }).catch(
         () => undefined,
