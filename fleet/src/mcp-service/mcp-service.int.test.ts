@@ -86,50 +86,61 @@ test("up: the data service answers /health on 127.0.0.1 only; up again leaves it
   for (const f of ["cite-signing-key.pem", "admin-token"]) assert.equal((await stat(join(root, "data", f))).mode & 0o777, 0o600);
 });
 
-test("a container profile reaches the data service by its name on the twilight network", { skip }, async () => {
-  const skillsDir = join(root, "skills");
-  await mkdir(skillsDir, { recursive: true });
-  const uid = testUid();
-  const port = await freePort();
-  const p = await makeProfileDir({
-    root: join(root, "profiles"),
-    skillsDir,
-    name: PROFILE,
-    uid,
-    gid: uid,
-    port,
-    mcpUrl: `http://${SVC}:9100/mcp`,
-  });
-  const spec: WorkloadSpec = {
-    profile: PROFILE,
-    tier: "container",
-    generation: 1,
-    dir: p.dir,
-    uid,
-    gid: uid,
-    port,
-    image: images.profile,
-    skillsDir,
-    logDir: root,
-  };
-  const driver = new DockerDriver();
-  try {
-    await driver.start(spec);
-    await waitHealthy(port);
-    const chunks: Buffer[] = [];
-    const js = `fetch('http://${SVC}:9100/health').then(async r=>console.log(r.status,(await r.json()).service),e=>{console.log('ERR',e.cause?.code??e.message);process.exit(1)})`;
-    const code = await driver.exec(spec, ["node", "-e", js], {
-      onStdout: (b) => chunks.push(b),
-      onStderr: (b) => chunks.push(b),
+test(
+  "a container profile reaches the data service over its read-only socket mount (default bridge), and by name on twilight",
+  { skip },
+  async () => {
+    const skillsDir = join(root, "skills");
+    await mkdir(skillsDir, { recursive: true });
+    const uid = testUid();
+    const port = await freePort();
+    const p = await makeProfileDir({
+      root: join(root, "profiles"),
+      skillsDir,
+      name: PROFILE,
+      uid,
+      gid: uid,
+      port,
+      mcpUrl: `http://${SVC}:9100/mcp`,
     });
-    const out = Buffer.concat(chunks).toString();
-    assert.equal(code, 0, out);
-    assert.equal(out.trim(), "200 mcp-tushare");
-  } finally {
-    driver.close();
-    await cleanupContainers(docker, { profile: PROFILE });
-  }
-});
+    const spec: WorkloadSpec = {
+      profile: PROFILE,
+      tier: "container",
+      generation: 1,
+      dir: p.dir,
+      uid,
+      gid: uid,
+      port,
+      image: images.profile,
+      skillsDir,
+      logDir: root,
+    };
+    // the daemon's default: the engine's bridge (no name resolution there) and the data service's socket directory
+    const viaSocket = `require("http").get({socketPath:"/run/twilight/mcp.sock",path:"/health"},r=>{let b="";r.on("data",d=>b+=d);r.on("end",()=>console.log(r.statusCode,JSON.parse(b).service))}).on("error",e=>{console.log("ERR",e.code);process.exit(1)})`;
+    const byName = `fetch('http://${SVC}:9100/health').then(async r=>console.log(r.status,(await r.json()).service),e=>{console.log('ERR',e.cause?.code??e.message);process.exit(1)})`;
+    for (const [driver, js, gen, what] of [
+      [new DockerDriver({ dataSocketDir: join(root, "run") }), viaSocket, 1, "socket"],
+      [new DockerDriver({ network: "twilight" }), byName, 2, "name on twilight"],
+    ] as const) {
+      const s = { ...spec, generation: gen };
+      try {
+        await driver.start(s);
+        await waitHealthy(port);
+        const chunks: Buffer[] = [];
+        const code = await driver.exec(s, ["node", "-e", js], {
+          onStdout: (b) => chunks.push(b),
+          onStderr: (b) => chunks.push(b),
+        });
+        const out = Buffer.concat(chunks).toString();
+        assert.equal(code, 0, `${what}: ${out}`);
+        assert.equal(out.trim(), "200 mcp-tushare", what);
+      } finally {
+        driver.close();
+        await cleanupContainers(docker, { profile: PROFILE });
+      }
+    }
+  },
+);
 
 test("down stops and removes the container and keeps the data; down again is a no-op", { skip }, async () => {
   assert.equal(await svc.down(), true);
